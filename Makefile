@@ -1,0 +1,66 @@
+# hybridops.talos — one entry point for setup, demo, tests and benchmarks.
+# Every target that needs tools depends on `setup`, which is idempotent and quick when nothing changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export ANSIBLE_LOCALHOST_WARNING := false
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
+        test-integration test-pytest build changelog-lint docs-check bench clean
+
+help:
+	@echo "make demo   - set everything up and run the main job against the local lab"
+	@echo "make test   - set everything up and run every test suite"
+	@echo "make test-unit|test-integration|test-sanity|test-lint|test-yamllint|test-molecule|docs-check"
+	@echo "make bench  - run the benchmarks under benchmarks/"
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/ansible-playbook -i examples/inventory/seed.yml playbooks/preflight.yml
+
+# The pytest suites run last so that the output ends with pytest's summary line.
+test: setup test-sanity test-lint test-yamllint changelog-lint docs-check build test-molecule test-pytest
+
+test-sanity: setup
+	@bash scripts/sanity.sh
+
+test-lint: setup
+	$(BIN)/ansible-lint --profile production --strict
+
+test-yamllint: setup
+	$(BIN)/yamllint --strict .
+
+changelog-lint: setup
+	$(BIN)/antsibull-changelog lint
+
+docs-check: setup
+	@bash scripts/docs_check.sh
+
+build: setup
+	@bash scripts/build_check.sh
+
+test-molecule: setup
+	@bash scripts/molecule.sh
+
+test-unit: setup
+	$(PYTEST) tests/unit
+
+test-integration: setup
+	$(PYTEST) tests/integration
+
+test-pytest: setup
+	$(PYTEST) -n 2 tests/unit tests/integration
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
+
+clean:
+	rm -rf .cache .tmp tests/output *.tar.gz

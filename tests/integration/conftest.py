@@ -1,0 +1,94 @@
+"""Run real ``ansible-playbook`` processes against localhost (and later the lab).
+
+``run_playbook`` writes the given plays to a temporary file, runs them with this checkout as
+``hybridops.talos`` and the venv's Python as interpreter, and parses the ``ansible.posix.json``
+callback output, so tests can look at every task result and at the play recap.
+"""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+    data: dict = field(default_factory=dict)
+
+    @property
+    def stats(self):
+        return self.data.get('stats', {})
+
+    def changed(self, host='localhost'):
+        return self.stats.get(host, {}).get('changed')
+
+    def results(self, task_name, host='localhost'):
+        """The results of every task called ``task_name`` for ``host``, in run order."""
+        found = []
+        for play in self.data.get('plays', []):
+            for task in play.get('tasks', []):
+                if task['task']['name'] == task_name and host in task['hosts']:
+                    found.append(task['hosts'][host])
+        if not found:
+            raise AssertionError('no task named %r ran on %s; rc=%s\n%s' % (task_name, host, self.rc, self.stderr[-2000:]))
+        return found
+
+    def result(self, task_name, host='localhost'):
+        return self.results(task_name, host)[-1]
+
+
+def ansible_env(extra=None):
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, '.venv', 'collections'),
+        'ANSIBLE_ROLES_PATH': os.path.join(ROOT, 'roles'),
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+        'ANSIBLE_LOCALHOST_WARNING': 'false',
+        'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_RETRY_FILES_ENABLED': 'false',
+        'PATH': VENV_BIN + os.pathsep + env.get('PATH', ''),
+    })
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def run_playbook(tmp_path):
+    """Return ``run(plays, *args, inventory=None, env=None, json_output=True)``.
+
+    ``plays`` is a list of plays (Python data) or a path to a playbook file.
+    """
+    def run(plays, *args, inventory=None, env=None, json_output=True, timeout=600):
+        if isinstance(plays, str):
+            path = plays
+        else:
+            path = str(tmp_path / 'playbook.yml')
+            with open(path, 'w') as handle:
+                yaml.safe_dump(plays, handle, sort_keys=False)
+        extra = dict(env or {})
+        if json_output:
+            extra['ANSIBLE_STDOUT_CALLBACK'] = 'ansible.posix.json'
+        command = [os.path.join(VENV_BIN, 'ansible-playbook'), path]
+        command += ['-i', inventory or 'localhost,', '-c', 'local'] if inventory is None else ['-i', inventory]
+        command += list(args)
+        proc = subprocess.run(command, cwd=str(tmp_path), env=ansible_env(extra), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        data = {}
+        if json_output:
+            try:
+                data = json.loads(proc.stdout[proc.stdout.index('{'):])
+            except ValueError:
+                data = {}
+        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, data)
+
+    return run
