@@ -18,7 +18,7 @@ description:
     O(allow_unsafe=true), in which case it warns instead.
   - Read-only and runs on the controller; it contacts no node and no API.
 author:
-  - hybridops.talos contributors
+  - hybridops.talos maintainers (@hybridops)
 options:
   nodes:
     description:
@@ -58,6 +58,7 @@ attributes:
     description: The module only reads its input, so check mode behaves as a normal run.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no difference to show.
   idempotent:
     support: full
     description: The module never changes anything and always returns RV(ignore:changed=false).

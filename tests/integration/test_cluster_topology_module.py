@@ -59,7 +59,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize('args,message', BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
+@pytest.mark.parametrize('args,message', BAD_INPUTS, ids=[message for _args, message in BAD_INPUTS])
 def test_bad_input_rejected_with_clear_message(run_playbook, args, message):
     run = run_playbook(play(args))
     assert run.rc != 0
