@@ -1,0 +1,300 @@
+"""``python -m lab up|down|status``: start, stop and show the lab's stand-ins.
+
+``up`` starts each stand-in as a background process on loopback, waits until it answers, and
+writes ``.lab/env`` and ``.lab/hybrid.yml``. Running ``up`` again while the lab runs only rewrites
+those two files. ``down`` stops what ``up`` started (pid files under ``.lab/``) and removes ``.lab/``.
+"""
+import argparse
+import errno
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+from . import ROOT, pki, state
+
+SERVICES = (('hcloud', 'lab.hcloud'), ('pve', 'lab.pve'))
+READY_TIMEOUT = 60
+STOP_TIMEOUT = 10
+
+
+class LabError(Exception):
+    """Something the operator must fix; the message says what."""
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def parser():
+    top = argparse.ArgumentParser(prog='python -m lab', description='Local lab: stand-ins for Hetzner Cloud and Proxmox VE.')
+    commands = top.add_subparsers(dest='command', required=True)
+    up = commands.add_parser('up', help='start the stand-ins and write .lab/env and .lab/hybrid.yml')
+    up.add_argument('--host', default=os.environ.get('LAB_HOST', '127.0.0.1'), help='loopback address to listen on')
+    up.add_argument('--hcloud-port', type=int, default=_env_int('LAB_HCLOUD_PORT', 18080))
+    up.add_argument('--pve-port', type=int, default=_env_int('LAB_PVE_PORT', 18006))
+    up.add_argument('--hcloud-servers', type=int, default=0, metavar='N', help='extra Hetzner servers lab-hc-NNN')
+    up.add_argument('--pve-vms', type=int, default=0, metavar='N', help='extra Proxmox VMs lab-pve-NNN')
+    up.add_argument('--validate', action='store_true', default=os.environ.get('LAB_HCLOUD_VALIDATE') == '1',
+                    help='check every Hetzner request and response against the OpenAPI description')
+    up.add_argument('--action-seconds', type=float, default=0.2, help='how long a Hetzner action runs')
+    up.add_argument('--rate-limit', type=int, default=3600, help='Hetzner rate-limit bucket size')
+    up.add_argument('--rate-refill', type=float, default=1.0, help='Hetzner rate-limit refill per second')
+    up.add_argument('--pve-time-scale', type=float, default=0.0,
+                    help='real seconds per PVE second for task durations (0: tasks finish at once)')
+    commands.add_parser('down', help='stop the stand-ins and remove .lab/')
+    commands.add_parser('status', help='show what runs')
+    return top
+
+
+# ----------------------------------------------------------------------------- processes
+
+def _pid(name):
+    try:
+        with open(state.path(name + '.pid'), encoding='ascii') as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _running(pid, module):
+    """True if ``pid`` is alive and is our ``python -m module`` (not a recycled pid)."""
+    if not pid:
+        return False
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            argv = handle.read().split(b'\0')
+    except OSError:
+        return False
+    return module.encode() in argv
+
+
+def _port_free(host, port):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            return False
+        raise
+    finally:
+        probe.close()
+
+
+def _spawn(name, module, config_path):
+    log = os.fdopen(os.open(state.path(name + '.log'), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 'ab')
+    try:
+        proc = subprocess.Popen([sys.executable, '-m', module, config_path], cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()
+    state.write_private(name + '.pid', '%d\n' % proc.pid)
+    return proc
+
+
+def _log_tail(name, lines=15):
+    try:
+        with open(state.path(name + '.log'), encoding='utf-8', errors='replace') as handle:
+            return ''.join(handle.readlines()[-lines:])
+    except OSError:
+        return ''
+
+
+def _wait_ready(name, proc, probe):
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LabError('the %s stand-in exited with status %s while starting:\n%s' % (name, proc.returncode, _log_tail(name)))
+        try:
+            probe()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise LabError('the %s stand-in did not answer within %d s; see %s' % (name, READY_TIMEOUT, state.path(name + '.log')))
+
+
+def _stop(pid):
+    """SIGTERM the process group ``up`` started, then SIGKILL what is left after STOP_TIMEOUT."""
+    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 2)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                waited, _status = os.waitpid(pid, os.WNOHANG)
+                if waited == pid:
+                    return
+            except ChildProcessError:
+                if _gone(pid):
+                    return
+            time.sleep(0.05)
+
+
+def _gone(pid):
+    """True once the process has exited: a zombie waiting for init to reap it counts as gone."""
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as handle:
+            return handle.read().rpartition(')')[2].split()[0] == 'Z'
+    except (OSError, IndexError):
+        return True
+
+
+# ----------------------------------------------------------------------------- probes
+
+def _hcloud_probe(config):
+    def probe():
+        url = 'http://%s:%d/__lab__/health' % (config['host'], config['port'])
+        with urllib.request.urlopen(url, timeout=2) as response:
+            response.read()
+    return probe
+
+
+def _pve_probe(config, ca_file):
+    context = ssl.create_default_context(cafile=ca_file)
+    token_id, secret = next((k, v) for k, v in config['tokens'].items() if k.startswith('root@pam!'))
+
+    def probe():
+        request = urllib.request.Request('https://%s:%d/api2/json/version' % (config['host'], config['port']),
+                                         headers={'Authorization': 'PVEAPIToken=%s=%s' % (token_id, secret)})
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:
+            response.read()
+    return probe
+
+
+# ----------------------------------------------------------------------------- env
+
+def build_env(hcloud, pve):
+    """The ``.lab/env`` contract from the two stand-ins' configs."""
+    tokens = dict((mode, token) for token, mode in hcloud['tokens'].items())
+    (root_id, root_secret), = [(k, v) for k, v in pve['tokens'].items() if k.startswith('root@pam!')]
+    (aud_id, aud_secret), = [(k, v) for k, v in pve['tokens'].items() if k.startswith(pve['auditor'] + '!')]
+    return {
+        'HCLOUD_ENDPOINT': 'http://%s:%d/v1' % (hcloud['host'], hcloud['port']),
+        'HCLOUD_TOKEN': tokens['rw'],
+        'HCLOUD_TOKEN_READONLY': tokens['ro'],
+        'PROXMOX_URL': 'https://%s:%d' % (pve['host'], pve['port']),
+        'PROXMOX_HOST': pve['host'],
+        'PROXMOX_PORT': str(pve['port']),
+        'PROXMOX_USER': 'root@pam',
+        'PROXMOX_TOKEN_ID': root_id.partition('!')[2],
+        'PROXMOX_TOKEN_SECRET': root_secret,
+        'PROXMOX_AUDITOR_USER': pve['auditor'],
+        'PROXMOX_AUDITOR_TOKEN_ID': aud_id.partition('!')[2],
+        'PROXMOX_AUDITOR_TOKEN_SECRET': aud_secret,
+        'PROXMOX_CA_FILE': state.path('ca.crt'),
+        'LAB_HCLOUD_CONTROL': 'http://%s:%d/__lab__' % (hcloud['host'], hcloud['port']),
+    }
+
+
+def _configs(args):
+    hcloud = {'host': args.host, 'port': args.hcloud_port, 'servers': args.hcloud_servers,
+              'tokens': {secrets.token_hex(32): 'rw', secrets.token_hex(32): 'ro'},
+              'action_seconds': args.action_seconds, 'rate_limit': args.rate_limit, 'refill': args.rate_refill,
+              'validate': args.validate}
+    pve = {'host': args.host, 'port': args.pve_port, 'vms': args.pve_vms, 'time_scale': args.pve_time_scale,
+           'password': secrets.token_urlsafe(18), 'auditor': 'auditor@pve',
+           'tokens': {'root@pam!lab': str(uuid.uuid4()), 'auditor@pve!inventory': str(uuid.uuid4())},
+           'cert': state.path('pve.crt'), 'key': state.path('pve.key')}
+    return hcloud, pve
+
+
+# ----------------------------------------------------------------------------- commands
+
+def _require_root(command):
+    if os.geteuid() != 0:
+        raise LabError('the lab needs root (its node stand-ins are to run in network namespaces): '
+                       'run it as root, e.g. sudo .venv/bin/python -m lab %s' % command)
+
+
+def up(args):
+    _require_root('up')
+    state.ensure_dir()
+    running = [name for name, module in SERVICES if _running(_pid(name), module)]
+    if running:
+        hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
+        if len(running) != len(SERVICES) or not hcloud or not pve:
+            raise LabError('the lab is partly running (%s); run `python -m lab down` first' % ', '.join(running))
+        env = build_env(hcloud, pve)
+        state.write_env(env)
+        state.write_hybrid(env)
+        print('lab already running (hcloud servers +%d, pve vms +%d); rewrote %s and %s'
+              % (hcloud['servers'], pve['vms'], state.path('env'), state.path('hybrid.yml')))
+        if (args.hcloud_servers, args.pve_vms) != (hcloud['servers'], pve['vms']):
+            print('lab: the running lab keeps its seed; run `python -m lab down` first to seed +%d servers, +%d VMs'
+                  % (args.hcloud_servers, args.pve_vms), file=sys.stderr)
+        return 0
+    for label, port in (('--hcloud-port', args.hcloud_port), ('--pve-port', args.pve_port)):
+        if not _port_free(args.host, port):
+            raise LabError('port %d on %s is already in use; pick another with %s' % (port, args.host, label))
+    started = time.monotonic()
+    hcloud, pve = _configs(args)
+    ca_crt, ca_key = pki.make_ca(state.ensure_dir())
+    pki.issue(state.STATE_DIR, 'pve', (args.host, 'localhost'), ca_crt, ca_key)
+    procs = []
+    try:
+        for (name, module), config, probe in (
+                (SERVICES[0], hcloud, _hcloud_probe(hcloud)), (SERVICES[1], pve, _pve_probe(pve, ca_crt))):
+            config_path = state.write_json(name + '.json', config)
+            procs.append((name, module, _spawn(name, module, config_path), probe))
+        for name, _module, proc, probe in procs:
+            _wait_ready(name, proc, probe)
+    except BaseException:
+        for _name, _module, proc, _probe in procs:
+            _stop(proc.pid)
+        raise
+    env = build_env(hcloud, pve)
+    state.write_env(env)
+    state.write_hybrid(env)
+    print('lab up in %.1f s: hcloud %s (%d servers), proxmox %s (%d VMs); env in %s'
+          % (time.monotonic() - started, env['HCLOUD_ENDPOINT'], 2 + args.hcloud_servers, env['PROXMOX_URL'],
+             3 + args.pve_vms, state.path('env')))
+    return 0
+
+
+def down(_args):
+    _require_root('down')
+    stopped = []
+    for name, module in SERVICES:
+        pid = _pid(name)
+        if _running(pid, module):
+            _stop(pid)
+            stopped.append('%s (pid %d)' % (name, pid))
+    state.remove()
+    print('lab down: stopped %s; removed %s' % (', '.join(stopped) or 'nothing', state.STATE_DIR))
+    return 0
+
+
+def status(_args):
+    hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
+    urls = {'hcloud': hcloud and 'http://%s:%d/v1' % (hcloud['host'], hcloud['port']),
+            'pve': pve and 'https://%s:%d' % (pve['host'], pve['port'])}
+    running = 0
+    for name, module in SERVICES:
+        pid = _pid(name)
+        if _running(pid, module):
+            running += 1
+            print('%-7s running  pid %-7d %s' % (name, pid, urls[name]))
+        else:
+            print('%-7s stopped' % name)
+    print('env: %s' % (state.path('env') if os.path.exists(state.path('env')) else 'none'))
+    return 0 if running == len(SERVICES) else 3
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return {'up': up, 'down': down, 'status': status}[args.command](args)
+    except LabError as exc:
+        print('lab: %s' % exc, file=sys.stderr)
+        return 1

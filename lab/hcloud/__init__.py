@@ -1,0 +1,1 @@
+"""A stateful stand-in for the Hetzner Cloud API (see docs/lab.md)."""

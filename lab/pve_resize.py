@@ -1,0 +1,51 @@
+"""``PUT /nodes/{node}/qemu/{vmid}/resize`` for the Proxmox stand-in (fakepve 0.5 has it for containers only).
+
+Follows PVE::API2::Qemu::resize_vm: an absolute size or ``+size``; growing only ("shrinking disks is
+not supported"); a run as a task that rewrites ``size=`` of the drive in the VM configuration.
+"""
+from fakepve import FakePve
+from fakepve.lxc import format_size, parse_size
+from fakepve.model import PveError, TaskError
+from fakepve.qemu import join_drive, split_drive
+
+
+class QemuResize(object):
+    """Mixin of FakePve: the qemu disk resize endpoint."""
+
+    def _routes_qemu_resize(self):
+        return [('PUT', '/nodes/{node}/qemu/{vmid}/resize', self._qm_resize)]
+
+    async def _qm_resize(self, v, user):
+        vm = self.find(v['node'], v['vmid'])
+        disk, text = v['disk'], str(v['size'])
+        grow = text.startswith('+')
+        request = parse_size(text.lstrip('+'))
+        if request is None:
+            raise PveError(400, "unable to parse size '{0}'".format(text))
+        self.require(user, '/vms/{0}'.format(vm.vmid), 'VM.Config.Disk')
+
+        def plan():
+            value = vm.config.get(disk)
+            if value is None:
+                raise PveError(500, 'disk \'{0}\' does not exist'.format(disk))
+            volume, props = split_drive(value)
+            size = parse_size(props.get('size', '')) or 0
+            new = size + request if grow else request
+            if new < size:
+                raise PveError(500, 'shrinking disks is not supported')
+            return volume, props, new
+
+        plan()
+
+        async def body():
+            try:
+                volume, props, new = plan()
+            except PveError as exc:
+                raise TaskError(exc.message) from exc
+            props['size'] = format_size(new)
+            vm.config[disk] = join_drive(volume, props)
+        return await self.task(vm.node, 'resize', vm.vmid, user, body, vm=vm)
+
+
+class LabPve(QemuResize, FakePve):
+    """fakepve with the endpoints the lab needs beyond its own."""

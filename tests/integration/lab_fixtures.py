@@ -1,0 +1,80 @@
+"""Session fixtures that bring the local lab up (or reuse a running one) and hand out its env.
+
+Import them into a conftest: ``from lab_fixtures import lab_env, hcloud_control  # noqa: F401``.
+A lab started here is stopped when the last session using it ends (pytest-xdist workers share it);
+one that was already running is left alone. A file lock keeps workers from starting two labs at once.
+"""
+import fcntl
+import os
+import subprocess
+import sys
+
+import pytest
+from proxmoxer import ProxmoxAPI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from lab import state  # noqa: E402  pylint: disable=wrong-import-position
+from lab.control import HcloudControl  # noqa: E402  pylint: disable=wrong-import-position
+
+LOCK = os.path.join(ROOT, '.cache', 'lab.lock')
+
+
+def lab_command(*args, env=None, timeout=120):
+    """Run ``python -m lab ARGS`` from the repository root; return the CompletedProcess."""
+    return subprocess.run([sys.executable, '-m', 'lab'] + list(args), cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=False, env=env)
+
+
+def _users(delta):
+    """Change and return the number of pytest sessions (xdist workers) using the lab; call under LOCK."""
+    path = LOCK + '.users'
+    try:
+        with open(path, encoding='ascii') as handle:
+            users = int(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        users = 0
+    users = max(0, users + delta)
+    with open(path, 'w', encoding='ascii') as handle:
+        handle.write('%d\n' % users)
+    return users
+
+
+@pytest.fixture(scope='session')
+def lab_env():
+    """The ``.lab/env`` values as a dict. The last session using a lab that tests started stops it."""
+    if os.geteuid() != 0:
+        pytest.skip('the lab needs root')
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    marker = state.path('started-by-pytest')
+    with open(LOCK, 'w', encoding='ascii') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if lab_command('status').returncode != 0:
+            _users(-10 ** 6)  # a stale count from a killed run
+            proc = lab_command('up')
+            if proc.returncode != 0:
+                pytest.fail('python -m lab up failed: %s' % (proc.stderr or proc.stdout))
+            state.write_private('started-by-pytest', '')
+        _users(+1)
+        env = dict(state.read_env())
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    yield env
+    with open(LOCK, 'w', encoding='ascii') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _users(-1) == 0 and os.path.exists(marker):
+            lab_command('down')
+
+
+@pytest.fixture(scope='session')
+def hcloud_control(lab_env):
+    return HcloudControl(lab_env['LAB_HCLOUD_CONTROL'])
+
+
+def proxmox(env, user_key='PROXMOX_USER', id_key='PROXMOX_TOKEN_ID', secret_key='PROXMOX_TOKEN_SECRET', **overrides):
+    """A proxmoxer client for the lab's PVE with the named env credentials, verifying TLS with the lab CA."""
+    options = dict(port=int(env['PROXMOX_PORT']), user=env[user_key], token_name=env[id_key],
+                   token_value=env[secret_key], verify_ssl=env['PROXMOX_CA_FILE'], timeout=30)
+    options.update(overrides)
+    return ProxmoxAPI(env['PROXMOX_HOST'], **options)
