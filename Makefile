@@ -12,7 +12,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build changelog-lint docs-check bench clean
+        test-integration test-pytest build changelog-lint docs-check bench bench-config clean
 
 help:
 	@echo "make demo   - set everything up and run the main job against the local lab"
@@ -61,6 +61,9 @@ test-pytest: setup
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
+
+bench-config: setup
+	$(BIN)/python benchmarks/bench_config.py
 
 clean:
 	rm -rf .cache .tmp tests/output *.tar.gz

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
 STAMP_DIR=$VENV/.stamps
-APT_PACKAGES="wireguard-go wireguard-tools etcd-server etcd-client rclone age hcloud-cli nftables iproute2"
+APT_PACKAGES="wireguard-go wireguard-tools etcd-server etcd-client rclone age hcloud-cli nftables iproute2 openssl"
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -56,4 +56,7 @@ mkdir -p "$GET_PIP_CACHE"
 for version in 24_2 24_3 25_0 25_1 25_2 25_3; do
   install -m 0644 scripts/get_pip_standin.py "$GET_PIP_CACHE/get_pip_$version.py"
 done
+# --- Talos config schemas shipped in the collection (derived from ../shared/oracles) -------------
+# Generated, not committed: the artifact built after setup carries them (docs/decisions/0002).
+"$VENV/bin/python" scripts/derive_talos_schemas.py >/dev/null
 log "ready ($("$VENV/bin/ansible" --version | head -1))"

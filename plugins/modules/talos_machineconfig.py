@@ -1,0 +1,391 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hybridops.talos contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: talos_machineconfig
+short_description: Render, patch and validate a Talos machine config natively (no talosctl)
+version_added: 0.1.0
+description:
+  - Renders the C(controlplane) or C(worker) machine config of one node from a Talos secrets bundle, for
+    Talos config contract V(v1.9) or V(v1.13), deterministically (the same inputs give the same bytes).
+  - "This design's defaults: C(cni: none), kube-proxy disabled, KubeSpan and discovery enabled, the KubeSpan
+    MTU derived from O(underlay_mtu), node labels for role, site and topology."
+  - Applies cluster, role and node patches in that order, in both Talos formats (strategic merge and
+    RFC 6902), with Talos' semantics.
+  - Validates every YAML document against the JSON schema Talos publishes for the contract, then checks the
+    values Talos needs that the schema cannot express. A contract newer than O(talos_version) is refused,
+    since the node would reject the config with "unknown keys found during decoding".
+  - Writes the config to O(dest) as 0600. The result never holds the config in clear unless the task runs
+    with C(no_log) and asks for it with O(return_content); the diff shows it with secrets redacted.
+  - O(state=rendered) is all this version does; applying the config to a node (O(state=applied)) comes next
+    and will take the same rendering options plus the node address and a talosconfig.
+author:
+  - hybridops.talos maintainers (@hybridops)
+options:
+  state:
+    description:
+      - V(rendered) renders and validates the config, and writes it when O(dest) is given.
+    type: str
+    choices: [rendered]
+    default: rendered
+  secrets:
+    description:
+      - The Talos secrets bundle (see M(hybridops.talos.talos_secrets)). Must be mode 0600.
+    type: path
+    required: true
+  secrets_age_identity:
+    description:
+      - age identity file that decrypts O(secrets) when it is age-encrypted.
+    type: path
+  dest:
+    description:
+      - Where to write the rendered config (mode 0600; its folder is created 0700 when missing).
+      - Without it the config is only rendered and validated.
+    type: path
+  return_content:
+    description:
+      - Return the rendered config in clear as RV(content). Only allowed when the task has C(no_log=true).
+    type: bool
+    default: false
+  role:
+    description: Talos machine type of the node.
+    type: str
+    required: true
+    choices: [controlplane, worker]
+  cluster_name:
+    description: Name of the cluster (a DNS label).
+    type: str
+    required: true
+  endpoint:
+    description: The Kubernetes API endpoint of the cluster, an C(https://) URL.
+    type: str
+    required: true
+  talos_version:
+    description:
+      - The Talos version the node runs, for example V(v1.9.6). Sets the default installer image and the
+        newest contract the node accepts.
+    type: str
+    required: true
+  contract:
+    description:
+      - Talos config contract to render for, V(v1.9) or V(v1.13). Defaults to the newest known contract
+        that O(talos_version) accepts. A contract newer than O(talos_version) is refused.
+    type: str
+  kubernetes_version:
+    description: Kubernetes version, for example V(1.32.3).
+    type: str
+    required: true
+  hostname:
+    description: Host name of the node. Without it Talos picks a stable one.
+    type: str
+  site:
+    description: Site of the node, written as the node label C(hybridops.io/site).
+    type: str
+  region:
+    description: Value of the node label C(topology.kubernetes.io/region) (for Proxmox, the cluster name).
+    type: str
+  zone:
+    description: Value of the node label C(topology.kubernetes.io/zone) (for Proxmox, the PVE node).
+    type: str
+  node_labels:
+    description: More node labels.
+    type: dict
+    default: {}
+  install_disk:
+    description: Disk Talos installs to.
+    type: str
+    default: /dev/sda
+  install_image:
+    description: Installer image. Defaults to C(ghcr.io/siderolabs/installer:<talos_version>).
+    type: str
+  cert_sans:
+    description: Extra subject alternative names for the Talos API and (on control planes) the Kubernetes API.
+    type: list
+    elements: str
+    default: []
+  node_ip_subnets:
+    description: Subnets the kubelet picks the node IP from, for multihomed nodes (C(!) excludes).
+    type: list
+    elements: str
+    default: []
+  etcd_advertised_subnets:
+    description: Subnets etcd advertises its peer address from (control planes only).
+    type: list
+    elements: str
+    default: []
+  underlay_mtu:
+    description:
+      - MTU of the network KubeSpan runs over. The KubeSpan MTU is this minus 80 (1500 gives 1420,
+        a Hetzner private network's 1450 gives 1370).
+    type: int
+    default: 1500
+  pod_subnets:
+    description: Pod subnets.
+    type: list
+    elements: str
+    default: [10.244.0.0/16]
+  service_subnets:
+    description: Service subnets.
+    type: list
+    elements: str
+    default: [10.96.0.0/12]
+  dns_domain:
+    description: Cluster DNS domain.
+    type: str
+    default: cluster.local
+  cluster_patches:
+    description:
+      - Patches for every node, applied first. Each is a mapping (strategic merge), a list of RFC 6902
+        operations, YAML or JSON text (several documents allowed), or C(@path) to a file (relative paths
+        are looked up like other files of the play).
+    type: list
+    elements: raw
+    default: []
+  role_patches:
+    description: Patches for every node of this role, applied after O(cluster_patches).
+    type: list
+    elements: raw
+    default: []
+  node_patches:
+    description: Patches for this node only, applied last.
+    type: list
+    elements: raw
+    default: []
+  schema_dir:
+    description:
+      - Folder with the Talos JSON schemas (C(<contract>.json) or C(<talos tag>/config.schema.json)).
+        Defaults to the schemas shipped in the collection; the environment variable
+        C(HYBRIDOPS_TALOS_SCHEMA_DIR) is used when set.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: In check mode the config is rendered and validated but not written.
+  diff_mode:
+    support: full
+    description: The diff compares the file with the new config, every secret value replaced by C(<redacted>).
+  idempotent:
+    support: full
+    description: The file is rewritten only when its bytes differ from the rendered config.
+  action:
+    support: full
+    description: An action plugin fills O(schema_dir) and resolves C(@file) patch paths on the controller.
+seealso:
+  - module: hybridops.talos.talos_secrets
+  - module: hybridops.talos.talos_talosconfig
+"""
+
+EXAMPLES = r"""
+- name: Render the config of a Hetzner control plane
+  hybridops.talos.talos_machineconfig:
+    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    dest: "{{ playbook_dir }}/secrets/talos/vps-0.yaml"
+    role: controlplane
+    cluster_name: hybrid
+    endpoint: https://k8s.example.net:6443
+    talos_version: v1.9.6
+    kubernetes_version: 1.32.3
+    hostname: vps-0
+    site: vps
+    underlay_mtu: 1450
+    cert_sans: [k8s.example.net]
+    node_ip_subnets: [10.0.0.0/16]
+    etcd_advertised_subnets: [10.0.0.0/16]
+    install_disk: /dev/sda
+
+- name: Render a home worker for the v1.13 contract, with patches at three levels
+  hybridops.talos.talos_machineconfig:
+    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    dest: "{{ playbook_dir }}/secrets/talos/home-w-0.yaml"
+    role: worker
+    cluster_name: hybrid
+    endpoint: https://k8s.example.net:6443
+    talos_version: v1.13.2
+    kubernetes_version: 1.35.0
+    hostname: home-w-0
+    site: home
+    region: pve-home
+    zone: pve1
+    install_disk: /dev/vda
+    cluster_patches:
+      - |
+        apiVersion: v1alpha1
+        kind: TimeSyncConfig
+        ntp:
+          servers: [time.cloudflare.com]
+    role_patches:
+      - "@patches/worker-sysctls.yaml"  # looked up in files/ beside the playbook or role
+    node_patches:
+      - machine:
+          nodeTaints:
+            storage: zfs:NoSchedule
+
+- name: Render a v1.9 worker and taint it with an RFC 6902 patch
+  hybridops.talos.talos_machineconfig:
+    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    dest: "{{ playbook_dir }}/secrets/talos/vps-w-0.yaml"
+    role: worker
+    cluster_name: hybrid
+    endpoint: https://k8s.example.net:6443
+    talos_version: v1.9.6
+    kubernetes_version: 1.32.3
+    hostname: vps-w-0
+    site: vps
+    node_patches:
+      - - op: add
+          path: /machine/nodeTaints
+          value: {dedicated: "ingress:NoSchedule"}
+
+- name: Render in memory only and keep the clear config in a variable for a later step
+  hybridops.talos.talos_machineconfig:
+    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    role: worker
+    cluster_name: hybrid
+    endpoint: https://k8s.example.net:6443
+    talos_version: v1.9.6
+    kubernetes_version: 1.32.3
+    return_content: true
+  no_log: true
+  register: home_w_1_config
+"""
+
+RETURN = r"""
+dest:
+  description: Where the config was written.
+  returned: when O(dest) is given
+  type: str
+  sample: /srv/ops/secrets/talos/vps-0.yaml
+contract:
+  description: The config contract the config was rendered for.
+  returned: success
+  type: str
+  sample: v1.9
+documents:
+  description: The kind of each YAML document of the config (V(v1alpha1) for the main one).
+  returned: success
+  type: list
+  elements: str
+  sample: [v1alpha1, HostnameConfig, KubeSpanConfig]
+kubespan_mtu:
+  description: The KubeSpan MTU written into the config.
+  returned: success
+  type: int
+  sample: 1370
+sha256:
+  description: SHA-256 of the rendered config bytes, to compare runs without showing the config.
+  returned: success
+  type: str
+redacted_config:
+  description: The rendered config with every secret value replaced by C(<redacted>).
+  returned: success
+  type: str
+content:
+  description: The rendered config in clear.
+  returned: when O(return_content=true) (which needs C(no_log=true))
+  type: str
+failure:
+  description: The structured cause of a failure (code, message, details such as the config path).
+  returned: failed
+  type: dict
+"""
+
+import hashlib
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hybridops.talos.plugins.module_utils._talos import files, redact
+from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.render import render
+
+SPEC_OPTIONS = ('role', 'cluster_name', 'endpoint', 'talos_version', 'contract', 'kubernetes_version', 'hostname',
+                'site', 'region', 'zone', 'node_labels', 'install_disk', 'install_image', 'cert_sans', 'node_ip_subnets',
+                'etcd_advertised_subnets', 'underlay_mtu', 'pod_subnets', 'service_subnets', 'dns_domain',
+                'cluster_patches', 'role_patches', 'node_patches', 'schema_dir')
+
+
+def argument_spec():
+    return dict(
+        state=dict(type='str', choices=['rendered'], default='rendered'),
+        secrets=dict(type='path', required=True, no_log=False),
+        secrets_age_identity=dict(type='path', no_log=False),
+        dest=dict(type='path'),
+        return_content=dict(type='bool', default=False),
+        role=dict(type='str', required=True, choices=['controlplane', 'worker']),
+        cluster_name=dict(type='str', required=True),
+        endpoint=dict(type='str', required=True),
+        talos_version=dict(type='str', required=True),
+        contract=dict(type='str'),
+        kubernetes_version=dict(type='str', required=True),
+        hostname=dict(type='str'),
+        site=dict(type='str'),
+        region=dict(type='str'),
+        zone=dict(type='str'),
+        node_labels=dict(type='dict', default={}),
+        install_disk=dict(type='str', default='/dev/sda'),
+        install_image=dict(type='str'),
+        cert_sans=dict(type='list', elements='str', default=[]),
+        node_ip_subnets=dict(type='list', elements='str', default=[]),
+        etcd_advertised_subnets=dict(type='list', elements='str', default=[]),
+        underlay_mtu=dict(type='int', default=1500),
+        pod_subnets=dict(type='list', elements='str', default=['10.244.0.0/16']),
+        service_subnets=dict(type='list', elements='str', default=['10.96.0.0/12']),
+        dns_domain=dict(type='str', default='cluster.local'),
+        cluster_patches=dict(type='list', elements='raw', default=[]),
+        role_patches=dict(type='list', elements='raw', default=[]),
+        node_patches=dict(type='list', elements='raw', default=[]),
+        schema_dir=dict(type='path'),
+    )
+
+
+def run(module):
+    params = module.params
+    if params['return_content'] and not module.no_log:
+        raise TalosConfigError('return_content needs no_log: true on the task, so that the config never shows in clear.',
+                               code='bad_input', option='return_content')
+    data = files.read_file(params['secrets'], 'secrets bundle', private=True, age_identity=params['secrets_age_identity'])
+    bundle = talos_secrets.parse_bundle(data, params['secrets'])
+    secret_values = talos_secrets.secret_values(bundle)
+    if not params['return_content']:
+        redact.register_secrets(module, secret_values)
+    rendered = render({name: params[name] for name in SPEC_OPTIONS}, bundle)
+    text = rendered.text
+    result = {'changed': False, 'contract': rendered.contract, 'documents': rendered.kinds,
+              'kubespan_mtu': rendered.kubespan_mtu, 'sha256': hashlib.sha256(text.encode('utf-8')).hexdigest(),
+              'redacted_config': redact.redact(text, secret_values)}
+    if params['return_content']:
+        result['content'] = text
+    dest = params['dest']
+    if not dest:
+        return result
+    result['dest'] = dest
+    before = None
+    if os.path.exists(dest):
+        with open(dest, 'rb') as handle:
+            before = handle.read().decode('utf-8', 'replace')
+    wrong_mode = before is not None and files.mode_of(dest) != 0o600
+    if before != text or wrong_mode:
+        result['changed'] = True
+        if not module.check_mode:
+            files.write_private_file(dest, text.encode('utf-8'), 'machine config')
+    if module._diff and before != text:
+        result['diff'] = redact.text_diff(dest, before, text, secret_values)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = run(module)
+    except TalosConfigError as exc:
+        module.fail_json(msg=str(exc), failure=exc.failure)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,61 @@
+"""Secret files: 0600 files in 0700 folders, refused when others can read them, age round trip."""
+import os
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.hybridops.talos.plugins.module_utils._talos import files
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_written_file_is_0600_in_a_new_0700_folder(tmp_path):
+    path = str(tmp_path / 'new' / 'deeper' / 'secrets.yaml')
+    files.write_private_file(path, b'data', 'secrets bundle', strict_dir=True)
+    assert mode(path) == 0o600 and mode(os.path.dirname(path)) == 0o700
+    assert files.read_file(path, 'secrets bundle') == b'data'
+    assert [p for p in os.listdir(os.path.dirname(path)) if p.endswith('.tmp')] == []
+
+
+def test_a_readable_secrets_file_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / 'secrets.yaml'
+    path.write_bytes(b'x')
+    os.chmod(path, 0o640)
+    with pytest.raises(TalosConfigError, match=r'has mode 0640: it holds private keys and must be 0600 \(chmod 600 '):
+        files.read_file(str(path), 'secrets bundle')
+
+
+def test_a_folder_others_can_enter_is_refused_for_the_bundle_only(tmp_path):
+    folder = tmp_path / 'open'
+    folder.mkdir()
+    os.chmod(folder, 0o755)
+    with pytest.raises(TalosConfigError, match='has mode 0755: secrets live in a 0700 folder'):
+        files.write_private_file(str(folder / 'secrets.yaml'), b'x', 'secrets bundle', strict_dir=True)
+    files.write_private_file(str(folder / 'config.yaml'), b'x', 'machine config')
+    assert mode(str(folder / 'config.yaml')) == 0o600
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(TalosConfigError, match='secrets bundle .*/absent.yaml does not exist'):
+        files.read_file(str(tmp_path / 'absent.yaml'), 'secrets bundle')
+
+
+def test_age_round_trip_and_a_clear_error_without_identity(tmp_path):
+    identity = str(tmp_path / 'key')
+    subprocess.run(['age-keygen', '-o', identity], check=True, capture_output=True)
+    recipient = subprocess.run(['age-keygen', '-y', identity], check=True, capture_output=True, text=True).stdout.strip()
+    encrypted = files.age_encrypt(b'secret: 1\n', [recipient], 'bundle')
+    assert files.is_age(encrypted) and b'secret' not in encrypted
+    path = str(tmp_path / 'b.age')
+    files.write_private_file(path, encrypted, 'secrets bundle')
+    assert files.read_file(path, 'secrets bundle', age_identity=identity) == b'secret: 1\n'
+    with pytest.raises(TalosConfigError, match='is age-encrypted: give the age identity file'):
+        files.read_file(path, 'secrets bundle')
+    other = str(tmp_path / 'other')
+    subprocess.run(['age-keygen', '-o', other], check=True, capture_output=True)
+    with pytest.raises(TalosConfigError, match='cannot decrypt secrets bundle .* with age identity'):
+        files.read_file(path, 'secrets bundle', age_identity=other)
