@@ -12,7 +12,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build changelog-lint docs-check bench bench-config clean
+        test-integration test-pytest build changelog-lint docs-check bench bench-config bench-inventory clean
 
 help:
 	@echo "make demo   - set everything up and run the main job against the local lab"
@@ -24,7 +24,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(BIN)/ansible-playbook -i examples/inventory/seed.yml playbooks/preflight.yml
+	@bash scripts/demo.sh
 
 # The pytest suites run last so that the output ends with pytest's summary line.
 test: setup test-sanity test-lint test-yamllint changelog-lint docs-check build test-molecule test-pytest
@@ -61,6 +61,9 @@ test-pytest: setup
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
+
+bench-inventory: setup
+	$(BIN)/python benchmarks/bench_inventory.py
 
 bench-config: setup
 	$(BIN)/python benchmarks/bench_config.py
