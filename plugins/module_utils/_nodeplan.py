@@ -30,7 +30,7 @@ def address_problems(nodes, subnet, key='private_ip'):
         if raw in (None, ''):
             continue
         try:
-            address = ipaddress.ip_address(str(raw).split('/')[0])
+            address = ipaddress.ip_address(str(raw).split('/', maxsplit=1)[0])
         except ValueError:
             problems.append('node %s has %s %r, which is not an IP address.' % (name, key, raw))
             continue

@@ -23,7 +23,7 @@ def _tags(value):
 
 def _agent_enabled(value):
     # "1", "enabled=1", "1,fstrim_cloned_disks=1" all mean enabled.
-    first = str(value or '0').split(',')[0]
+    first = str(value or '0').split(',', maxsplit=1)[0]
     return first in ('1', 'enabled=1', 'true')
 
 
@@ -38,7 +38,7 @@ def disk_size_gib(disk_value):
 
 
 def ipconfig0(address, prefix, gateway):
-    ip = str(address).split('/')[0]
+    ip = str(address).split('/', maxsplit=1)[0]
     return 'ip=%s/%s,gw=%s' % (ip, prefix, gateway)
 
 

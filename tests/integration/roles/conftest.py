@@ -24,7 +24,9 @@ def private_lab(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip('the lab needs root')
     state_dir = str(tmp_path_factory.mktemp('lab'))
-    env = dict(os.environ, LAB_STATE_DIR=state_dir, LAB_HCLOUD_PORT=str(_free_port()), LAB_PVE_PORT=str(_free_port()))
+    # No Talos nodes: they would need network namespaces beside the main lab's, and these tests do not use them.
+    env = dict(os.environ, LAB_STATE_DIR=state_dir, LAB_HCLOUD_PORT=str(_free_port()), LAB_PVE_PORT=str(_free_port()),
+               LAB_TALOS='0')
     proc = lab_command('up', env=env)
     if proc.returncode != 0:
         pytest.fail('python -m lab up failed: %s' % (proc.stderr or proc.stdout))

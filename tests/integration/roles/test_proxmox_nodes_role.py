@@ -47,7 +47,7 @@ def test_create_then_unchanged_and_check_mode_honest(run_playbook, private_lab):
     assert (str(worker['cores']), str(worker['memory'])) == ('2', '4096')
     assert worker['tags'] == 'talos-worker'
     assert worker['ipconfig0'] == 'ip=10.10.0.55/24,gw=10.10.0.1'
-    assert str(worker['agent']).split(',')[0] in ('1', 'enabled=1')
+    assert str(worker['agent']).split(',', maxsplit=1)[0] in ('1', 'enabled=1')
     assert 'local-zfs:' in worker['scsi0'] and 'size=20G' in worker['scsi0']
     cp = api.nodes('pve1').qemu(206).config.get()
     assert cp['tags'] == 'talos-controlplane' and 'size=40G' in cp['scsi0']
