@@ -39,8 +39,3 @@ def private_lab(tmp_path_factory):
 @pytest.fixture(scope='module')
 def private_control(private_lab):  # pylint: disable=redefined-outer-name
     return HcloudControl(private_lab['LAB_HCLOUD_CONTROL'])
-
-
-def writes(counters):
-    """The API requests in a counter snapshot that are not reads."""
-    return {k: v for k, v in counters['endpoints'].items() if not k.startswith('GET ')}
