@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 
 from . import ROOT, pki, state
+from .talos import cli_hooks as talos_hooks
 
 SERVICES = (('hcloud', 'lab.hcloud'), ('pve', 'lab.pve'))
 READY_TIMEOUT = 60
@@ -49,6 +50,7 @@ def parser():
     up.add_argument('--rate-refill', type=float, default=1.0, help='Hetzner rate-limit refill per second')
     up.add_argument('--pve-time-scale', type=float, default=0.0,
                     help='real seconds per PVE second for task durations (0: tasks finish at once)')
+    talos_hooks.add_arguments(up)
     commands.add_parser('down', help='stop the stand-ins and remove .lab/')
     commands.add_parser('status', help='show what runs')
     return top
@@ -294,7 +296,8 @@ def status(_args):
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        return {'up': up, 'down': down, 'status': status}[args.command](args)
+        talos_hooks.before(args)
+        return talos_hooks.after(args, {'up': up, 'down': down, 'status': status}[args.command](args))
     except LabError as exc:
         print('lab: %s' % exc, file=sys.stderr)
         return 1

@@ -146,11 +146,15 @@ class Store(object):
     # ---------------------------------------------------------------- addresses
 
     def public_ipv4(self):
-        """The next public address: the three documentation ranges, then 100.64.0.0/10."""
+        """The next public address: the three documentation ranges, then 100.64.0.0/10.
+
+        203.0.113.0/24 comes first: machines of this workplace use 192.0.2.0/24 for their own uplink,
+        and the Talos node simulator puts the VPS nodes at these addresses.
+        """
         serial = next(self._ip_serial)
         if serial <= 762:
             block, host = divmod(serial - 1, 254)
-            return '%s.%d' % (('192.0.2', '198.51.100', '203.0.113')[block], host + 1), serial
+            return '%s.%d' % (('203.0.113', '198.51.100', '192.0.2')[block], host + 1), serial
         serial -= 762
         return '100.%d.%d.%d' % (64 + serial // 65536, (serial // 256) % 256, serial % 256), serial + 762
 

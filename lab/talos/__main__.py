@@ -1,0 +1,5 @@
+import sys
+
+from .cli_hooks import main
+
+sys.exit(main())

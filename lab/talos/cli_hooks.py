@@ -1,0 +1,126 @@
+"""What ``python -m lab up|down|status`` calls for the Talos nodes (kept here so lab/cli.py changes little).
+
+``add_arguments(up_parser)`` adds the options, ``up(args)`` starts the nodes after the Hetzner and
+Proxmox stand-ins answer (their addresses are the nodes' addresses), ``down()`` and ``status()``.
+"""
+import os
+import sys
+
+from .. import ROOT, state
+from . import DEFAULT_VERSION, TALOS_VERSIONS, launcher, topology
+
+
+def _float_env(name, default):
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def add_arguments(parser):
+    group = parser.add_argument_group('Talos nodes (see docs/lab-talos.md)')
+    group.add_argument('--talos-nodes', type=int, default=0, metavar='N',
+                       help='extra Talos workers on the first N Proxmox scale VMs (needs --pve-vms N)')
+    group.add_argument('--talos-version', default=os.environ.get('LAB_TALOS_VERSION', DEFAULT_VERSION), choices=TALOS_VERSIONS,
+                       help='Talos version every node simulates')
+    group.add_argument('--talos-node-version', action='append', default=[], metavar='NODE=VERSION',
+                       help='Talos version of one node, e.g. home-w-1=v1.13.9 (repeatable)')
+    group.add_argument('--talos-reboot-seconds', type=float, default=_float_env('LAB_TALOS_REBOOT_SECONDS', 3.0),
+                       help='how long a node is unreachable while it reboots')
+    group.add_argument('--no-talos', action='store_true', default=os.environ.get('LAB_TALOS') == '0',
+                       help='start no Talos nodes [LAB_TALOS=0]')
+
+
+def up(args):
+    """Start the nodes; print one line. Returns the record (or None with --no-talos)."""
+    if getattr(args, 'no_talos', False):
+        return None
+    if state.STATE_DIR != os.path.join(ROOT, '.lab') and not os.environ.get('LAB_NETNS_PREFIX'):
+        # The main lab's namespaces, bridges and addresses are taken: a second lab needs its own.
+        print('lab: no Talos nodes in this second lab (%s): set LAB_NETNS_PREFIX and LAB_TALOS_REMAP to give it '
+              'namespaces and networks of its own' % state.STATE_DIR, file=sys.stderr)
+        return None
+    try:
+        version, versions = topology.parse_versions(args.talos_version, args.talos_node_version)
+        record = launcher.up(extra_workers=args.talos_nodes, version=version, versions=versions,
+                             reboot_seconds=args.talos_reboot_seconds)
+    except (launcher.LaunchError, topology.TopologyError) as exc:
+        raise SystemExit('lab: %s' % exc) from None
+    listed = ', '.join('%s %s' % (n['name'], n['address']) for n in record['nodes']) or 'none'
+    print('talos nodes: %s; list in %s' % (listed, state.path(launcher.NODES_FILE)))
+    return record
+
+
+def _append_env(record):
+    """Add TALOS_LAB_NODES, TALOS_LAB_CONTROLPLANES, TALOS_LAB_WORKERS and TALOS_LAB_NODES_FILE to ``.lab/env``."""
+    path = state.path('env')
+    if not os.path.exists(path):
+        return
+    with open(path, encoding='utf-8') as handle:
+        lines = [line for line in handle.read().splitlines() if not line.startswith('TALOS_LAB_')]
+    values = dict(launcher.env_lines(record), TALOS_LAB_NODES_FILE=state.path(launcher.NODES_FILE))
+    lines += ['%s=%s' % item for item in sorted(values.items())]
+    state.write_private('env', '\n'.join(lines) + '\n')
+
+
+def before(args):
+    """Called by lab/cli.py before a command: ``down`` stops the nodes while their record still exists."""
+    if args.command == 'down' and os.geteuid() == 0:
+        stopped = down()
+        if stopped:
+            print('talos nodes stopped: %s' % ', '.join(stopped))
+
+
+def after(args, status_code):
+    """Called by lab/cli.py after a command with its exit status; returns the status to exit with."""
+    if args.command == 'up' and status_code == 0:
+        record = up(args)
+        if record:
+            _append_env(record)
+    elif args.command == 'status':
+        if not status() and status_code == 0:
+            return 3
+    return status_code
+
+
+def down():
+    stopped = launcher.down()
+    return stopped
+
+
+def status():
+    """Print the nodes; True when every recorded node runs (or none were started)."""
+    record = launcher.read_nodes()
+    if not record:
+        return True
+    lines, healthy = launcher.describe(record)
+    for line in lines:
+        print(line)
+    return healthy
+
+
+def main(argv=None):
+    """``python -m lab.talos up|down|status|stop NODE``: the Talos nodes alone (no Hetzner/Proxmox stand-ins needed)."""
+    import argparse
+    top = argparse.ArgumentParser(prog='python -m lab.talos')
+    commands = top.add_subparsers(dest='command', required=True)
+    add_arguments(commands.add_parser('up'))
+    commands.add_parser('down')
+    commands.add_parser('status')
+    commands.add_parser('stop', help='power one node off (up starts it again)').add_argument('node')
+    args = top.parse_args(argv)
+    if args.command == 'up':
+        up(args)
+        return 0
+    if args.command == 'down':
+        print('talos nodes stopped: %s' % (', '.join(down()) or 'none'))
+        return 0
+    if args.command == 'stop':
+        try:
+            launcher.stop_node(args.node)
+        except launcher.LaunchError as exc:
+            raise SystemExit('lab: %s' % exc) from None
+        return 0
+    return 0 if status() else 3
+
+
+if __name__ == '__main__':
+    sys.exit(main())

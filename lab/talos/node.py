@@ -1,0 +1,84 @@
+"""One simulated Talos node: ``ip netns exec <ns> python -m lab.talos.node CONFIG.json``.
+
+Serves the Talos API on the node address, port 50000, and keeps its etcd member going. The server
+is stopped and started again for what real Talos does with apid: leaving maintenance mode (new
+certificate, client certificates now required) and reboots (the node is gone for a while).
+"""
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+
+from grpclib.encoding.proto import ProtoCodec
+from grpclib.server import Server
+
+from . import api, machine
+
+LOG = logging.getLogger('lab.talos')
+
+
+class ServerControl:
+    """Starts and stops the node's gRPC server; ``refresh`` re-issues the API certificate in place."""
+
+    def __init__(self, node, rules):
+        self.node, self.rules = node, rules
+        self.server = None
+        self.context = None
+
+    async def start(self):
+        while True:
+            try:
+                self.context = self.node.server_context()
+                break
+            except LookupError as exc:
+                # A worker waits for trustd (a configured control plane) as real Talos does: apid stays down.
+                LOG.info('API certificate not available yet: %s', exc)
+                await asyncio.sleep(1)
+        self.server = Server(api.handlers(self.node, self.rules), codec=ProtoCodec())
+        await self.server.start(self.node.address, self.node.cfg['port'], ssl=self.context, reuse_address=True)
+        LOG.info('serving the Talos API (%s) on %s:%d', 'maintenance' if self.node.maintenance else 'mTLS',
+                 self.node.address, self.node.cfg['port'])
+
+    async def stop(self):
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    def refresh(self):
+        """certSANs may have changed: new handshakes get a certificate for the new config."""
+        self.node.server_context()  # writes api.crt and api.key for the running config
+        self.context.load_cert_chain(os.path.join(self.node.tls_dir, 'api.crt'), os.path.join(self.node.tls_dir, 'api.key'))
+
+
+async def run(config):
+    node = machine.Node(config)
+    control = ServerControl(node, api.load_rules(config['shared']))
+    node.server_control = control
+    node.publish()
+    await control.start()
+    supervisor = asyncio.get_running_loop().create_task(node.supervise_etcd())
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    supervisor.cancel()
+    await control.stop()
+    if node.member is not None:
+        await node.member.stop()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit('usage: python -m lab.talos.node CONFIG.json')
+    with open(argv[0], encoding='utf-8') as handle:
+        config = json.load(handle)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s ' + config['name'] + ' %(levelname)s %(message)s')
+    asyncio.run(run(config))
+
+
+if __name__ == '__main__':
+    main()
