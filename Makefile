@@ -56,8 +56,10 @@ test-unit: setup
 test-integration: setup
 	$(PYTEST) tests/integration
 
+# One pytest process, no xdist: the Talos lab suites start several node processes with fixed namespace
+# names per suite, and one summary line then counts every test.
 test-pytest: setup
-	$(PYTEST) -n 2 tests/unit tests/integration
+	$(PYTEST) tests/unit tests/integration
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done

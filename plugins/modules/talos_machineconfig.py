@@ -21,16 +21,21 @@ description:
     since the node would reject the config with "unknown keys found during decoding".
   - Writes the config to O(dest) as 0600. The result never holds the config in clear unless the task runs
     with C(no_log) and asks for it with O(return_content); the diff shows it with secrets redacted.
-  - O(state=rendered) is all this version does; applying the config to a node (O(state=applied)) comes next
-    and will take the same rendering options plus the node address and a talosconfig.
+  - O(state=applied) also applies the config to the node at O(node) over the Talos API. A node in maintenance
+    mode takes it over the unauthenticated connection Talos offers then, a configured node with the client
+    certificate of O(talosconfig).
+  - Talos' own dry run decides whether anything changes, and C(No changes.) means no change. Check mode stops
+    after the dry run, and C(--diff) shows Talos' config diff with every secret redacted.
+  - With O(wait=true) the module returns once the node answers over mutual TLS and runs exactly this config.
 author:
   - hybridops.talos maintainers (@hybridops)
 options:
   state:
     description:
       - V(rendered) renders and validates the config, and writes it when O(dest) is given.
+      - V(applied) also applies it to O(node).
     type: str
-    choices: [rendered]
+    choices: [rendered, applied]
     default: rendered
   secrets:
     description:
@@ -137,6 +142,51 @@ options:
     description: Cluster DNS domain.
     type: str
     default: cluster.local
+  node:
+    description:
+      - Talos API address of the node, V(host) or V(host:port) (port 50000). Required with O(state=applied).
+      - Reached directly, since maintenance mode answers only on the node itself.
+    type: str
+  talosconfig:
+    description:
+      - talosconfig with the OS CA and an C(os:admin) client certificate, for O(state=applied).
+      - Defaults to E(TALOSCONFIG), then C(~/.talos/config).
+    type: path
+  context:
+    description: Context of O(talosconfig); its current one when omitted.
+    type: str
+  timeout:
+    description: Seconds one Talos API call may take.
+    type: float
+    default: 30
+  apply_mode:
+    description:
+      - How the node takes a changed config. V(auto) lets Talos reboot only when the change needs it;
+        V(no_reboot) fails when it would need one; V(reboot) always reboots; V(staged) applies at the next
+        reboot; V(try) applies without reboot and reverts after O(try_timeout) seconds;
+        V(staged_if_needing_reboot) stages changes that need a reboot and applies the others at once.
+      - A node in maintenance mode always takes the config with V(auto) (it installs and reboots).
+    type: str
+    choices: [auto, no_reboot, reboot, staged, try, staged_if_needing_reboot]
+    default: auto
+  try_timeout:
+    description: Seconds after which a V(try) apply is reverted.
+    type: int
+    default: 60
+  allow_maintenance:
+    description:
+      - Apply to a node found in maintenance mode. Set V(false) for nodes that must already be configured
+        (adopting a running cluster); a node in maintenance mode then fails the task instead.
+    type: bool
+    default: true
+  wait:
+    description: Wait until the node runs the new config (not for V(staged)).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for the node; the module then fails with the last state it saw.
+    type: int
+    default: 600
   cluster_patches:
     description:
       - Patches for every node, applied first. Each is a mapping (strategic merge), a list of RFC 6902
@@ -287,6 +337,30 @@ content:
   description: The rendered config in clear.
   returned: when O(return_content=true) (which needs C(no_log=true))
   type: str
+node:
+  description: The node the config was applied to.
+  returned: O(state=applied)
+  type: str
+maintenance:
+  description: Whether the node was in maintenance mode (no config yet).
+  returned: O(state=applied)
+  type: bool
+mode:
+  description: The apply mode used (after resolving V(staged_if_needing_reboot)).
+  returned: O(state=applied) and the config changed
+  type: str
+needs_reboot:
+  description: Whether the change needed a reboot, by Talos' dry run.
+  returned: O(state=applied) and the config changed
+  type: bool
+mode_details:
+  description: Talos' answer to the apply, secrets redacted.
+  returned: O(state=applied) and the config was applied
+  type: str
+duration:
+  description: Seconds spent waiting for the node to run the new config.
+  returned: O(state=applied), the config was applied and O(wait=true)
+  type: float
 failure:
   description: The structured cause of a failure (code, message, details such as the config path).
   returned: failed
@@ -300,6 +374,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import files, redact
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.apply import APPLY_ARGS, apply_config
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.render import render
 
@@ -311,7 +387,8 @@ SPEC_OPTIONS = ('role', 'cluster_name', 'endpoint', 'talos_version', 'contract',
 
 def argument_spec():
     return dict(
-        state=dict(type='str', choices=['rendered'], default='rendered'),
+        APPLY_ARGS,
+        state=dict(type='str', choices=['rendered', 'applied'], default='rendered'),
         secrets=dict(type='path', required=True, no_log=False),
         secrets_age_identity=dict(type='path', no_log=False),
         dest=dict(type='path'),
@@ -361,8 +438,23 @@ def run(module):
     if params['return_content']:
         result['content'] = text
     dest = params['dest']
+    if params['state'] == 'applied':
+        if not params['node']:
+            raise TalosConfigError('state=applied needs node, the Talos API address of the node.', code='bad_input', option='node')
+        applied = apply_config(module, text.encode('utf-8'), secret_values)
+        if dest:
+            write_rendered(module, dest, text, secret_values, result)
+        file_changed = result['changed']
+        result.update(applied)
+        result['changed'] = file_changed or applied['changed']
+        return result
     if not dest:
         return result
+    return write_rendered(module, dest, text, secret_values, result)
+
+
+def write_rendered(module, dest, text, secret_values, result):
+    """Write the rendered config to ``dest`` when it differs; note the change and the redacted diff."""
     result['dest'] = dest
     before = None
     if os.path.exists(dest):
@@ -373,7 +465,7 @@ def run(module):
         result['changed'] = True
         if not module.check_mode:
             files.write_private_file(dest, text.encode('utf-8'), 'machine config')
-    if module._diff and before != text:
+    if module._diff and before != text and 'diff' not in result:
         result['diff'] = redact.text_diff(dest, before, text, secret_values)
     return result
 
@@ -384,6 +476,8 @@ def main():
         result = run(module)
     except TalosConfigError as exc:
         module.fail_json(msg=str(exc), failure=exc.failure)
+    except TalosApiError as exc:
+        module.fail_json(msg=exc.message, failure=exc.failure)
     module.exit_json(**result)
 
 

@@ -62,9 +62,8 @@ def ansible_env(extra=None):
     return env
 
 
-@pytest.fixture
-def run_playbook(tmp_path):
-    """Return ``run(plays, *args, inventory=None, env=None, json_output=True)``.
+def make_runner(tmp_path):
+    """``run(plays, *args, inventory=None, env=None, json_output=True)`` working in ``tmp_path``.
 
     ``plays`` is a list of plays (Python data) or a path to a playbook file.
     """
@@ -92,3 +91,15 @@ def run_playbook(tmp_path):
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, data)
 
     return run
+
+
+@pytest.fixture
+def run_playbook(tmp_path):
+    """Run playbooks with ansible-playbook; see ``make_runner``."""
+    return make_runner(tmp_path)
+
+
+@pytest.fixture(scope='module')
+def run_playbook_module(tmp_path_factory):
+    """``run_playbook`` for module-scoped fixtures (a state that several tests build on)."""
+    return make_runner(tmp_path_factory.mktemp('playbooks'))

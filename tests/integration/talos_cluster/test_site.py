@@ -1,0 +1,189 @@
+"""playbooks/site.yml and the Talos modules against simulated Talos nodes (real gRPC, mTLS, etcd)."""
+# pylint: disable=redefined-outer-name,unused-argument  # pytest fixtures as arguments
+import os
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
+
+pytestmark = pytest.mark.lab
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+LAB_VARS = os.path.join(ROOT, 'examples', 'lab-vars.yml')
+LAB_PREFIX = 'tca-'
+
+
+@pytest.fixture(scope='module')
+def secrets_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('site') / 'secrets')
+
+
+def site(run_playbook, lab, secrets_dir, *args, **extra_vars):
+    extra = ['-e', '@' + LAB_VARS, '-e', 'talos_cluster_secrets_dir=' + secrets_dir,
+             '-e', 'talos_cluster_configs_dir=' + os.path.join(secrets_dir, 'configs')]
+    for key, value in extra_vars.items():
+        extra += ['-e', '{"%s": %s}' % (key, __import__('json').dumps(value))]
+    return run_playbook(SITE, *(extra + list(args)), inventory=lab.inventory)
+
+
+def module_task(run_playbook, lab, module, args, *cli):
+    plays = [{'name': 'one task', 'hosts': 'localhost', 'gather_facts': False,
+              'tasks': [{'name': 'task', module: args}]}]
+    return run_playbook(plays, *cli, inventory=lab.inventory)
+
+
+def run_once_result(run, task_name):
+    """The result of a run_once task, recorded under whichever host ran it."""
+    for play in run.data.get('plays', []):
+        for task in play.get('tasks', []):
+            if task['task']['name'].split(' : ')[-1] == task_name and task['hosts']:
+                return next(iter(task['hosts'].values()))
+    raise AssertionError('no task named %r ran' % task_name)
+
+
+def failures(run):
+    """Host, task and message of every failed task, for assertion messages."""
+    found = []
+    for play in run.data.get('plays', []):
+        for task in play.get('tasks', []):
+            for host, result in task['hosts'].items():
+                if result.get('failed'):
+                    found.append('%s / %s: %s' % (host, task['task']['name'], result.get('msg')))
+    return found or run.stdout[-3000:]
+
+
+def changed_tasks(run):
+    return ['%s / %s' % (host, task['task']['name']) for play in run.data.get('plays', [])
+            for task in play.get('tasks', []) for host, result in task['hosts'].items() if result.get('changed')]
+
+
+def total_changed(run):
+    return sum(host.get('changed', 0) for host in run.stats.values())
+
+
+@pytest.fixture(scope='module')
+def converged(run_playbook_module, talos_lab, secrets_dir):
+    """The lab cluster after one site.yml run from nothing (the tests below all build on it)."""
+    return site(run_playbook_module, talos_lab, secrets_dir)
+
+
+def test_site_converges_from_nothing_then_changes_nothing(run_playbook, talos_lab, secrets_dir, converged):
+    first = converged
+    assert first.rc == 0, failures(first)
+    assert total_changed(first) > 0
+    etcd = run_once_result(first, 'Check that every etcd member is healthy')
+    assert etcd['healthy'] and [m['hostname'] for m in etcd['members']] == ['home-cp-0', 'vps-0', 'vps-1']
+    assert etcd['leader']
+
+    second = site(run_playbook, talos_lab, secrets_dir)
+    assert second.rc == 0, failures(second)
+    assert total_changed(second) == 0, changed_tasks(second)
+
+    check = site(run_playbook, talos_lab, secrets_dir, '--check', '--diff')
+    assert check.rc == 0 and total_changed(check) == 0
+
+    # Secrets on disk: 0700 folder, 0600 files.
+    assert stat.S_IMODE(os.stat(secrets_dir).st_mode) == 0o700
+    for name in ('secrets.yaml', 'talosconfig', 'kubeconfig', 'configs/vps-0.yaml'):
+        assert stat.S_IMODE(os.stat(os.path.join(secrets_dir, name)).st_mode) == 0o600, name
+
+
+def test_bootstrap_twice_is_a_no_op(run_playbook, talos_lab, secrets_dir, converged):
+    run = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_bootstrap', {
+        'endpoint': talos_lab.address('vps-1'), 'talosconfig': os.path.join(secrets_dir, 'talosconfig')})
+    assert run.rc == 0, run.stdout[-3000:]
+    result = run.result('task')
+    assert result['changed'] is False and len(result['members']) == 3
+
+
+def test_snapshot_through_the_client_is_accepted_by_etcdctl(talos_lab, secrets_dir, converged, tmp_path):
+    client = TalosClient.from_talosconfig(talos_lab.address('vps-0'), os.path.join(secrets_dir, 'talosconfig'))
+    path = tmp_path / 'etcd.snapshot'
+    with open(path, 'wb') as sink:
+        size = client.etcd_snapshot(sink)
+    assert size > 0 and path.stat().st_size == size
+    env = dict(os.environ, ETCDCTL_API='3')
+    proc = subprocess.run(['etcdctl', 'snapshot', 'status', str(path), '-w', 'json'], capture_output=True, text=True,
+                          env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert '"totalKey"' in proc.stdout
+
+
+def test_kubeconfig_is_not_rewritten_when_still_good(run_playbook, talos_lab, secrets_dir, converged):
+    kubeconfig = os.path.join(secrets_dir, 'kubeconfig')
+    before = open(kubeconfig, 'rb').read()
+    args = {'endpoint': talos_lab.address('vps-0'), 'talosconfig': os.path.join(secrets_dir, 'talosconfig'), 'dest': kubeconfig}
+    run = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_kubeconfig', args, '--diff')
+    assert run.rc == 0 and run.result('task')['changed'] is False
+    assert open(kubeconfig, 'rb').read() == before
+    forced = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_kubeconfig', dict(args, force=True), '--diff')
+    result = forced.result('task')
+    assert result['changed'] is True and result['server'].startswith('https://')
+    assert 'client-key-data: <redacted>' in result['diff']['after']
+    assert 'PRIVATE KEY' not in forced.stdout
+
+
+def apply_args(lab, secrets_dir, node='vps-1', **overrides):
+    args = {'state': 'applied', 'node': lab.address(node), 'talosconfig': os.path.join(secrets_dir, 'talosconfig'),
+            'secrets': os.path.join(secrets_dir, 'secrets.yaml'), 'role': 'controlplane', 'cluster_name': 'lab',
+            'endpoint': lab.kubernetes_endpoint, 'talos_version': 'v1.9.6',
+            'kubernetes_version': '1.32.3', 'hostname': node, 'site': 'vps', 'cert_sans': [lab.address(node)],
+            'wait_timeout': 60}
+    args.update(overrides)
+    return args
+
+
+def test_apply_is_idempotent_and_check_mode_shows_the_redacted_diff(run_playbook, talos_lab, secrets_dir, converged):
+    same = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', apply_args(talos_lab, secrets_dir))
+    assert same.rc == 0 and same.result('task')['changed'] is False, same.stdout[-3000:]
+    label = {'node_labels': {'hybridops.io/test': 'diff'}}
+    check = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig',
+                        apply_args(talos_lab, secrets_dir, **label), '--check', '--diff')
+    result = check.result('task')
+    assert result['changed'] is True and 'hybridops.io/test' in result['diff']['prepared']
+    again = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', apply_args(talos_lab, secrets_dir))
+    assert again.result('task')['changed'] is False, 'check mode changed the node'
+
+
+FAILURES = [
+    ('reader', 'needs one of os:admin'),
+    ('unreachable', 'cannot connect to 198.18.11.99:50000'),
+    ('newer_contract', 'unknown keys'),
+]
+
+
+@pytest.mark.parametrize('case,message', FAILURES, ids=[c for c, _m in FAILURES])
+def test_failures_are_named_and_change_nothing(run_playbook, talos_lab, secrets_dir, converged, tmp_path, case, message):
+    args = apply_args(talos_lab, secrets_dir, node_labels={'hybridops.io/test': case})
+    if case == 'reader':
+        reader = str(tmp_path / 'reader.talosconfig')
+        made = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_talosconfig', {
+            'secrets': args['secrets'], 'dest': reader, 'role': 'os:reader', 'endpoints': [talos_lab.address('vps-0')]})
+        assert made.rc == 0, made.stdout[-2000:]
+        args['talosconfig'] = reader
+    elif case == 'unreachable':
+        args['node'] = '198.18.11.99'
+        args['timeout'] = 2
+    elif case == 'newer_contract':
+        args.update(talos_version='v1.13.9', contract='v1.13')
+    run = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', args)
+    assert run.rc != 0
+    result = run.result('task')
+    assert message in result['msg'], result['msg']
+    again = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', apply_args(talos_lab, secrets_dir))
+    assert again.result('task')['changed'] is False
+
+
+def test_a_rerun_while_the_node_reboots_converges(run_playbook, talos_lab, secrets_dir, converged):
+    changed = apply_args(talos_lab, secrets_dir, node_labels={'hybridops.io/test': 'reboot'}, apply_mode='reboot', wait=False)
+    first = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', changed)
+    assert first.rc == 0 and first.result('task')['mode'] == 'reboot', first.stdout[-2000:]
+    # The node is rebooting now; the rerun retries until it answers, then finds nothing left to do.
+    rerun = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', dict(changed, wait=True))
+    assert rerun.rc == 0, rerun.stdout[-2000:]
+    assert rerun.result('task')['changed'] is False
+    back = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', apply_args(talos_lab, secrets_dir))
+    assert back.rc == 0 and back.result('task')['changed'] is True
