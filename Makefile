@@ -12,7 +12,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build changelog-lint docs-check bench bench-config bench-inventory clean
+        test-integration test-pytest build changelog-lint docs-check bench bench-config bench-inventory bench-site clean
 
 help:
 	@echo "make demo   - set everything up and run the main job against the local lab"
@@ -66,6 +66,9 @@ bench: setup
 
 bench-inventory: setup
 	$(BIN)/python benchmarks/bench_inventory.py
+
+bench-site: setup
+	$(BIN)/python benchmarks/bench_site.py
 
 bench-config: setup
 	$(BIN)/python benchmarks/bench_config.py

@@ -79,6 +79,8 @@ class Gate:
     async def admit(self, stream, service, name, cp_api=None):
         """Check the call; return (request, roles). ``cp_api`` names a control-plane-only API."""
         node = self.node
+        # One line per call in node.log: benchmarks count the API calls a playbook makes per node.
+        LOG.info('api call %s/%s', service, name)
         target = stream.metadata.get('node')
         if target and target not in (node.address, node.name):
             # apid would proxy the call to that node; the lab's clients call every node directly.

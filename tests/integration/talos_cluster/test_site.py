@@ -1,10 +1,18 @@
 """playbooks/site.yml and the Talos modules against simulated Talos nodes (real gRPC, mTLS, etcd)."""
 # pylint: disable=redefined-outer-name,unused-argument  # pytest fixtures as arguments
+import base64
+import datetime
+import json
 import os
 import stat
 import subprocess
 
 import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 
@@ -25,7 +33,7 @@ def site(run_playbook, lab, secrets_dir, *args, **extra_vars):
     extra = ['-e', '@' + LAB_VARS, '-e', 'talos_cluster_secrets_dir=' + secrets_dir,
              '-e', 'talos_cluster_configs_dir=' + os.path.join(secrets_dir, 'configs')]
     for key, value in extra_vars.items():
-        extra += ['-e', '{"%s": %s}' % (key, __import__('json').dumps(value))]
+        extra += ['-e', json.dumps({key: value})]
     return run_playbook(SITE, *(extra + list(args)), inventory=lab.inventory)
 
 
@@ -148,8 +156,37 @@ def test_apply_is_idempotent_and_check_mode_shows_the_redacted_diff(run_playbook
     assert again.result('task')['changed'] is False, 'check mode changed the node'
 
 
+def expired_talosconfig(secrets_path, dest):
+    """A talosconfig whose os:admin client certificate, signed by the cluster's OS CA, expired yesterday."""
+    with open(secrets_path, encoding='utf-8') as handle:
+        os_ca = yaml.safe_load(handle)['certs']['os']
+    ca_cert = x509.load_pem_x509_certificate(base64.b64decode(os_ca['crt']))
+    ca_key_pem = base64.b64decode(os_ca['key']).replace(b'ED25519 PRIVATE KEY', b'PRIVATE KEY')
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    key = ed25519.Ed25519PrivateKey.generate()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'os:admin')]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, None))
+
+    def b64(data):
+        return base64.b64encode(data).decode()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    context = {'endpoints': [], 'ca': os_ca['crt'], 'crt': b64(cert.public_bytes(serialization.Encoding.PEM)),
+               'key': b64(key_pem.replace(b'PRIVATE KEY', b'ED25519 PRIVATE KEY'))}
+    with open(dest, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump({'context': 'expired', 'contexts': {'expired': context}}, handle)
+    os.chmod(dest, 0o600)
+    return dest
+
+
 FAILURES = [
     ('reader', 'needs one of os:admin'),
+    ('wrong_ca', 'is not signed by the CA in the talosconfig'),
+    ('expired', 'expired on'),
     ('unreachable', 'cannot connect to 198.18.11.99:50000'),
     ('newer_contract', 'unknown keys'),
 ]
@@ -164,6 +201,15 @@ def test_failures_are_named_and_change_nothing(run_playbook, talos_lab, secrets_
             'secrets': args['secrets'], 'dest': reader, 'role': 'os:reader', 'endpoints': [talos_lab.address('vps-0')]})
         assert made.rc == 0, made.stdout[-2000:]
         args['talosconfig'] = reader
+    elif case == 'wrong_ca':
+        other = str(tmp_path / 'other')
+        for module, module_args in (('hybridops.talos.talos_secrets', {'path': other + '/secrets.yaml'}),
+                                    ('hybridops.talos.talos_talosconfig', {'secrets': other + '/secrets.yaml', 'dest': other + '/talosconfig',
+                                                                           'endpoints': [talos_lab.address('vps-0')]})):
+            assert module_task(run_playbook, talos_lab, module, module_args).rc == 0
+        args['talosconfig'] = other + '/talosconfig'
+    elif case == 'expired':
+        args['talosconfig'] = expired_talosconfig(args['secrets'], str(tmp_path / 'expired.talosconfig'))
     elif case == 'unreachable':
         args['node'] = '198.18.11.99'
         args['timeout'] = 2
