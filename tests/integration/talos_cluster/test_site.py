@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.secrets import secret_values
 
 pytestmark = pytest.mark.lab
 
@@ -37,10 +38,10 @@ def site(run_playbook, lab, secrets_dir, *args, **extra_vars):
     return run_playbook(SITE, *(extra + list(args)), inventory=lab.inventory)
 
 
-def module_task(run_playbook, lab, module, args, *cli):
+def module_task(run_playbook, lab, module, args, *cli, json_output=True):
     plays = [{'name': 'one task', 'hosts': 'localhost', 'gather_facts': False,
               'tasks': [{'name': 'task', module: args}]}]
-    return run_playbook(plays, *cli, inventory=lab.inventory)
+    return run_playbook(plays, *cli, inventory=lab.inventory, json_output=json_output)
 
 
 def run_once_result(run, task_name):
@@ -154,6 +155,24 @@ def test_apply_is_idempotent_and_check_mode_shows_the_redacted_diff(run_playbook
     assert result['changed'] is True and 'hybridops.io/test' in result['diff']['prepared']
     again = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', apply_args(talos_lab, secrets_dir))
     assert again.result('task')['changed'] is False, 'check mode changed the node'
+
+
+def test_no_secret_reaches_the_output_of_an_apply(run_playbook, talos_lab, secrets_dir, converged):
+    """A real change with --diff at -vvvv, and a failing apply: no value of the bundle shows anywhere."""
+    with open(os.path.join(secrets_dir, 'secrets.yaml'), encoding='utf-8') as handle:
+        canaries = {value for value in secret_values(yaml.safe_load(handle)) if len(value) >= 8}
+    assert len(canaries) > 10
+    label = apply_args(talos_lab, secrets_dir, node_labels={'hybridops.io/test': 'canary'})
+    runs = [module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', label, '--diff', '-vvvv', json_output=False),
+            module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig', apply_args(talos_lab, secrets_dir),
+                        '--diff', '-vvvv', json_output=False),
+            module_task(run_playbook, talos_lab, 'hybridops.talos.talos_machineconfig',
+                        dict(label, talos_version='v1.13.9', contract='v1.13'), '--diff', '-vvvv', json_output=False)]
+    assert [run.rc == 0 for run in runs] == [True, True, False]
+    for run in runs:
+        leaked = [value[:12] + '...' for value in canaries if value in run.stdout or value in run.stderr]
+        assert not leaked, leaked
+    assert '<redacted>' in runs[0].stdout
 
 
 def expired_talosconfig(secrets_path, dest):
