@@ -53,6 +53,7 @@ def parser():
     talos_hooks.add_arguments(up)
     commands.add_parser('down', help='stop the stand-ins and remove .lab/')
     commands.add_parser('status', help='show what runs')
+    talos_hooks.add_commands(commands)  # fault, heal (docs/lab-kubespan.md)
     return top
 
 
@@ -296,6 +297,8 @@ def status(_args):
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
+        if args.command in talos_hooks.COMMANDS:
+            return talos_hooks.run_command(args)
         talos_hooks.before(args)
         return talos_hooks.after(args, {'up': up, 'down': down, 'status': status}[args.command](args))
     except LabError as exc:

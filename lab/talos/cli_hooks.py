@@ -7,7 +7,7 @@ import os
 import sys
 
 from .. import ROOT, state
-from . import DEFAULT_VERSION, TALOS_VERSIONS, launcher, topology
+from . import DEFAULT_VERSION, TALOS_VERSIONS, faults, launcher, topology
 
 
 def _float_env(name, default):
@@ -81,7 +81,22 @@ def after(args, status_code):
     return status_code
 
 
+COMMANDS = ('fault', 'heal')
+
+
+def add_commands(commands):
+    """``fault ...`` and ``heal`` (faults between the sites, see lab/talos/faults.py)."""
+    faults.add_parsers(commands)
+
+
+def run_command(args):
+    return faults.run(args)
+
+
 def down():
+    record = launcher.read_nodes()
+    if record and record.get('prefix'):
+        faults.clear(record)  # the fault table and netem qdiscs go with the lab
     stopped = launcher.down()
     return stopped
 
@@ -106,7 +121,10 @@ def main(argv=None):
     commands.add_parser('down')
     commands.add_parser('status')
     commands.add_parser('stop', help='power one node off (up starts it again)').add_argument('node')
+    add_commands(commands)
     args = top.parse_args(argv)
+    if args.command in COMMANDS:
+        return run_command(args)
     if args.command == 'up':
         up(args)
         return 0

@@ -14,7 +14,7 @@ import sys
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.server import Server
 
-from . import api, machine
+from . import api, kubespan, machine
 
 LOG = logging.getLogger('lab.talos')
 
@@ -60,11 +60,15 @@ async def run(config):
     node.publish()
     await control.start()
     supervisor = asyncio.get_running_loop().create_task(node.supervise_etcd())
+    node.kubespan = kubespan.Manager(node)  # WireGuard when the config enables KubeSpan (kubespan.py)
+    mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     supervisor.cancel()
+    mesh.cancel()
+    await asyncio.to_thread(node.kubespan.stop)
     await control.stop()
     if node.member is not None:
         await node.member.stop()

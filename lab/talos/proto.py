@@ -21,5 +21,5 @@ _install_finder()
 # pylint: disable=wrong-import-position,unused-import
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import (  # noqa: E402,F401
     cluster_grpc, cluster_pb2, common_pb2, cosi_resource_pb2, cosi_state_grpc, cosi_state_pb2, definitions_cluster_pb2,
-    definitions_enums_pb2, definitions_etcd_pb2, definitions_runtime_pb2, definitions_v1alpha1_pb2, machine_grpc, machine_pb2,
+    definitions_enums_pb2, definitions_etcd_pb2, definitions_kubespan_pb2, definitions_runtime_pb2, definitions_v1alpha1_pb2, machine_grpc, machine_pb2,
     resource_config_pb2)

@@ -11,7 +11,11 @@ import ipaddress
 
 import yaml
 
-from .proto import (common_pb2, cosi_resource_pb2, definitions_cluster_pb2, definitions_etcd_pb2,
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from . import kubespan
+from .proto import (common_pb2, cosi_resource_pb2, definitions_cluster_pb2, definitions_etcd_pb2, definitions_kubespan_pb2,
                     definitions_runtime_pb2, definitions_v1alpha1_pb2, resource_config_pb2)
 
 TYPES = {}
@@ -135,10 +139,26 @@ register('Members.cluster.talos.dev', 'cluster', _members, owner='cluster.Member
 register('Affiliates.cluster.talos.dev', 'cluster', _affiliates, owner='cluster.AffiliateMergeController')
 register('EtcdMembers.etcd.talos.dev', 'etcd', _etcd_members, owner='etcd.MemberController')
 register('Services.v1alpha1.talos.dev', 'runtime', _services, owner='v1alpha1.ServiceController')
-# KubeSpan types exist on every node; their producers come with the WireGuard part of the lab.
-register('KubeSpanPeerStatuses.kubespan.talos.dev', 'kubespan', _none, owner='kubespan.ManagerController')
-register('KubeSpanPeerSpecs.kubespan.talos.dev', 'kubespan', _none, owner='kubespan.PeerSpecController')
-register('KubeSpanIdentities.kubespan.talos.dev', 'kubespan', _none, sensitive=True, owner='kubespan.IdentityController')
+
+
+# ----------------------------------------------------------------------------- KubeSpan (kubespan.py: real WireGuard)
+
+def _kubespan_peer_statuses(node):
+    return kubespan.peer_statuses(node, common_pb2, definitions_kubespan_pb2)
+
+
+def _kubespan_peer_specs(node):
+    return kubespan.peer_specs(node, common_pb2, definitions_kubespan_pb2)
+
+
+def _kubespan_identities(_node):
+    # The identity holds the node's WireGuard private key: the lab never serves it, not even to os:admin.
+    raise GRPCError(Status.PERMISSION_DENIED, 'the lab never serves KubeSpanIdentities: the WireGuard private key stays on the node')
+
+
+register('KubeSpanPeerStatuses.kubespan.talos.dev', 'kubespan', _kubespan_peer_statuses, owner='kubespan.ManagerController')
+register('KubeSpanPeerSpecs.kubespan.talos.dev', 'kubespan', _kubespan_peer_specs, owner='kubespan.PeerSpecController')
+register('KubeSpanIdentities.kubespan.talos.dev', 'kubespan', _kubespan_identities, sensitive=True, owner='kubespan.IdentityController')
 
 
 # ----------------------------------------------------------------------------- wire form

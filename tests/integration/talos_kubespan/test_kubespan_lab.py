@@ -1,0 +1,216 @@
+"""KubeSpan with real WireGuard in the lab, read by the real kubespan_verify module; faults between the sites.
+
+The lab refreshes peer statuses every second and sends WireGuard keepalives every second (Talos: 30 s
+and 25 s), so two samples 3 s apart see every working direction's counters grow.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kubespan_lab import ROOT, lab_env
+from sim_support import wait_for
+
+from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.resources import peer_status
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
+
+PEER_STATUSES = ('kubespan', 'KubeSpanPeerStatuses.kubespan.talos.dev')
+VPS = ('vps-0', 'vps-1')
+HOME = ('home-cp-0', 'home-w-0', 'home-w-1')
+SETTLE = 3
+CROSS = {tuple(sorted((a, b))) for a in VPS for b in HOME}
+
+
+def verify(mesh, run_playbook, **args):
+    task = {'name': 'verify', 'hybridops.talos.kubespan_verify': dict(
+        dict(nodes=mesh.node_list(), talosconfig=mesh.talosconfig, samples=2, sample_interval=3, report_only=True), **args)}
+    run = run_playbook([{'name': 'mesh', 'hosts': 'localhost', 'gather_facts': False, 'tasks': [task]}])
+    result = run.result('verify')
+    assert 'counts' in result, (run.rc, result, run.stderr[-2000:])
+    return result
+
+
+def fault(mesh, *args):
+    """Inject a fault and let the lab's 1 s refresh pass twice, so no sample carries counters from before it."""
+    mesh.lab('fault', *args)
+    time.sleep(SETTLE)
+
+
+def _broken_by_keys(result):
+    """{(a, b): link} of every broken link (names sorted)."""
+    return {tuple(sorted(link['nodes'])): link for link in result['links'] if not link['ok']}
+
+
+def all_up(mesh):
+    """Every node sees its four peers up (through the Talos API, as an admin)."""
+    for name in mesh.nodes:
+        statuses = [peer_status(r) for r in mesh.cluster.client(mesh.address(name)).list_resources(*PEER_STATUSES)]
+        if len(statuses) != 4 or any(s['state'] != 'up' for s in statuses):
+            return False
+    return True
+
+
+def verify_healthy(mesh, run_playbook):
+    """The verify result when the mesh is healthy, else None (for wait_for)."""
+    result = verify(mesh, run_playbook)
+    return result if result['healthy'] else None
+
+
+def healthy(mesh, run_playbook):
+    wait_for(lambda: all_up(mesh), 40, step=0.5, what='every KubeSpan peer up')
+    result = wait_for(lambda: verify_healthy(mesh, run_playbook), 40, step=1, what='a healthy mesh')
+    assert result['counts']['pairs_up'] == 20 and not result['broken_links'], result['summary']
+    return result
+
+
+@pytest.fixture
+def heal(mesh):
+    yield
+    mesh.lab('heal')
+
+
+def test_a_healthy_five_node_mesh_is_all_up(mesh, run_playbook):
+    result = healthy(mesh, run_playbook)
+    assert result['matrix'] and all(state == 'up' for row in result['matrix'].values() for state in row.values())
+    assert len(result['pairs']) == 20
+
+
+def test_the_interface_address_and_mtu_come_from_the_config(mesh):
+    for name in mesh.nodes:
+        out = subprocess.run(['ip', '-n', mesh.nodes[name]['netns'], '-j', 'address', 'show', 'kubespan'],
+                             capture_output=True, text=True, check=True).stdout
+        assert '"mtu":1420' in out.replace(' ', '') and '"local":"fd' in out.replace(' ', '')
+        # The WireGuard control socket lives in the node's own mount namespace (a private /run/wireguard).
+        with open(os.path.join(mesh.node_dir(name), 'node.pid'), encoding='ascii') as handle:
+            pid = handle.read().strip()
+        wg = subprocess.run(['nsenter', '-t', pid, '-m', '-n', 'wg', 'show', 'kubespan', 'listen-port'],
+                            capture_output=True, text=True, check=True).stdout
+        assert wg.strip() == '51820'
+
+
+def test_the_private_key_never_leaves_the_node(mesh):
+    keys = {}
+    for name in mesh.nodes:
+        directory = os.path.join(mesh.node_dir(name), 'kubespan')
+        path = os.path.join(directory, 'private.key')
+        assert os.stat(directory).st_mode & 0o777 == 0o700 and os.stat(path).st_mode & 0o777 == 0o600
+        with open(path, encoding='ascii') as handle:
+            keys[name] = handle.read().strip()
+    admin = mesh.cluster.client(mesh.address('vps-0'))
+    with pytest.raises(TalosApiError) as refused:
+        admin.list_resources('kubespan', 'KubeSpanIdentities.kubespan.talos.dev')
+    assert 'never serves' in str(refused.value) or refused.value.reason == 'permission_denied'
+    answers = b''
+    for name in mesh.nodes:
+        client = mesh.cluster.client(mesh.address(name))
+        for namespace, kind in (PEER_STATUSES, ('kubespan', 'KubeSpanPeerSpecs.kubespan.talos.dev'), ('cluster', 'Members.cluster.talos.dev'),
+                                ('cluster', 'Affiliates.cluster.talos.dev'), ('runtime', 'MachineStatuses.runtime.talos.dev')):
+            answers += b''.join(r.SerializeToString() for r in client.list_resources(namespace, kind))
+    assert b'KubeSpanPeerSpecs' in answers
+    for name, key in keys.items():
+        assert key.encode() not in answers, name
+    # Outside each node's private kubespan directory, no file of the lab holds a private key.
+    for top, _dirs, files in os.walk(mesh.state_dir):
+        for filename in files:
+            path = os.path.join(top, filename)
+            if filename == 'private.key' and os.path.basename(top) == 'kubespan':
+                continue
+            with open(path, 'rb') as handle:
+                data = handle.read()
+            assert not any(key.encode() in data for key in keys.values()), path
+    # The root namespace has no KubeSpan interface and no WireGuard socket of the nodes.
+    assert subprocess.run(['ip', 'link', 'show', 'kubespan'], capture_output=True, check=False).returncode != 0
+    assert not os.path.exists('/run/wireguard/kubespan.sock')
+
+
+def test_cutting_the_site_link_breaks_exactly_the_six_cross_site_links(mesh, run_playbook, heal):
+    healthy(mesh, run_playbook)
+    fault(mesh, 'cut')
+    result = verify(mesh, run_playbook)
+    found = _broken_by_keys(result)
+    assert set(found) == CROSS, (result['summary'], [p for p in result['pairs'] if 'home-w-1' in (p['from'], p['to'])])
+    assert all(link['reason'] and link['message'] for link in found.values())
+    mesh.lab('heal')
+    healthy(mesh, run_playbook)
+
+
+def test_a_one_way_udp_drop_is_diagnosed_as_one_way(mesh, run_playbook, heal):
+    healthy(mesh, run_playbook)
+    fault(mesh, 'drop-udp', '--from', 'home')
+    # On links that were up, Talos keeps both ends `up` until the last handshake is 275 s old: the evidence is in
+    # the counters, and only the VPS ends stop receiving.
+    result = verify(mesh, run_playbook)
+    assert set(_broken_by_keys(result)) == CROSS, result['summary']
+    silent = {(p['from'], p['to']) for p in result['pairs'] if 'no_traffic' in p['failed']}
+    assert silent == {(a, b) for a in VPS for b in HOME}, result['summary']
+    # The VPS nodes restart (their WireGuard sessions are gone): they cannot complete a handshake any more while
+    # the home nodes still hear them, and after Talos' 15 s the pairs are diagnosed as one-way.
+    for name in VPS:
+        mesh.lab('stop', name, module='lab.talos')
+    mesh.lab('up', module='lab.talos')
+    time.sleep(16 + SETTLE)
+    result = verify(mesh, run_playbook, sample_interval=6)
+    found = _broken_by_keys(result)
+    assert set(found) == CROSS, result['summary']
+    assert {link['reason'] for link in found.values()} == {'one_way'}, result['summary']
+    for (a, b), link in found.items():
+        vps, home = (a, b) if a in VPS else (b, a)
+        assert 'packets from %s to %s are probably lost' % (home, vps) in link['message'], link['message']
+    mesh.lab('heal')
+    healthy(mesh, run_playbook)
+
+
+def test_home_behind_nat_meshes_through_the_open_vps_port_until_both_sides_close(mesh, run_playbook, heal):
+    healthy(mesh, run_playbook)
+    # Both sides closed except a port forward to home-w-0: only its links to the VPS nodes keep working.
+    mesh.lab('fault', 'nat', '--forward', 'home-w-0')
+    fault(mesh, 'closed', '--site', 'vps')
+    result = verify(mesh, run_playbook)
+    assert set(_broken_by_keys(result)) == {tuple(sorted((a, b))) for a in VPS for b in ('home-cp-0', 'home-w-1')}, result['summary']
+    mesh.lab('heal')
+    healthy(mesh, run_playbook)
+    fault(mesh, 'nat')
+    result = wait_for(lambda: verify_healthy(mesh, run_playbook), 40, step=1, what='a mesh through NAT')
+    assert result['counts']['pairs_up'] == 20
+    # The VPS nodes see the home nodes behind the NAT address (WireGuard roaming), not their own addresses.
+    gateway = mesh.nodes['vps-0']['gateway']
+    statuses = [peer_status(r) for r in mesh.cluster.client(mesh.address('vps-0')).list_resources(*PEER_STATUSES)]
+    assert {s['endpoint'].split(':')[0] for s in statuses if s['label'] in HOME} == {gateway}
+    fault(mesh, 'closed', '--site', 'vps')
+    result = verify(mesh, run_playbook)
+    assert set(_broken_by_keys(result)) == CROSS, result['summary']
+    mesh.lab('heal')
+    healthy(mesh, run_playbook)
+
+
+def test_a_stopped_node_is_reported_and_heal_starts_it(mesh, run_playbook, heal):
+    healthy(mesh, run_playbook)
+    fault(mesh, 'stop', 'home-w-1')
+    result = verify(mesh, run_playbook)
+    found = _broken_by_keys(result)
+    assert set(found) == {tuple(sorted(('home-w-1', other))) for other in mesh.nodes if other != 'home-w-1'}, result['summary']
+    assert {link['reason'] for link in found.values()} == {'node_unreachable'}
+    mesh.lab('heal')
+    healthy(mesh, run_playbook)
+
+
+def _netem_available(bridge):
+    return 'netem' in subprocess.run(['tc', 'qdisc', 'show', 'dev', bridge], capture_output=True, text=True, check=True).stdout
+
+
+def test_loss_delay_and_heal_leave_nothing_behind(mesh):
+    bridges = mesh.record['bridges']
+    mesh.lab('fault', 'netem', '--loss', '30')
+    rules = subprocess.run(['nft', 'list', 'table', 'inet', 'lks-faults'], capture_output=True, text=True, check=True).stdout
+    assert rules.count('numgen random mod 10000 < 3000 drop') == 2
+    delay = subprocess.run([sys.executable, '-m', 'lab', 'fault', 'netem', '--delay', '20'], cwd=ROOT, env=lab_env(mesh.state_dir),
+                           capture_output=True, text=True, check=False)
+    if delay.returncode == 0:
+        assert all(_netem_available(bridge) for bridge in bridges)
+    else:  # a kernel without sch_netem (some containers): the error says so
+        assert 'sch_netem' in delay.stderr
+    mesh.lab('heal')
+    assert not any(_netem_available(bridge) for bridge in bridges)
+    assert subprocess.run(['nft', 'list', 'table', 'inet', 'lks-faults'], capture_output=True, check=False).returncode != 0
