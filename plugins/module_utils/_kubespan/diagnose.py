@@ -75,11 +75,26 @@ def _missing(viewer, peer, cell):
                               'enabled on %s and that it publishes its KubeSpan identity' % (viewer, peer, peer))
 
 
+def _one_way_by_growth(a, b, ab, ba):
+    """One-way evidence from two samples: one end's receive counter grew, the other's did not."""
+    if 'receive_delta' not in ab or 'receive_delta' not in ba:
+        return None
+    # Growth between samples is the better evidence: a counter can be zero because a node restarted.
+    if bool(ab['receive_delta']) == bool(ba['receive_delta']):
+        return None
+    deaf, talker = (a, b) if not ab['receive_delta'] else (b, a)
+    got = ba['receive_delta'] if deaf == a else ab['receive_delta']
+    return deaf, talker, ('between the samples %s received nothing from %s while %s received %d bytes from %s'
+                          % (deaf, talker, talker, got, deaf))
+
+
 def _one_way(a, b, ab, ba):
     """(deaf, talker, evidence): ``deaf`` gets nothing from ``talker`` while the reverse direction works."""
     ab_up, ba_up = ab['state'] == UP, ba['state'] == UP
     if ab_up and ba_up:
-        return None
+        # Talos keeps both ends up until the last handshake is 275 s old, but keepalives make both
+        # counters grow on a working link: growth on one side only shows a one-way loss long before.
+        return _one_way_by_growth(a, b, ab, ba)
     if ab_up != ba_up:
         deaf, talker, view, other_view = (a, b, ab, ba) if not ab_up else (b, a, ba, ab)
         # Unknown is Talos still trying a new endpoint: too early to call it one-way.
@@ -88,13 +103,7 @@ def _one_way(a, b, ab, ba):
         return deaf, talker, '%s sees %s down (%s) while %s sees %s up (%s)' % (
             deaf, talker, _handshake_text(view), talker, deaf, _handshake_text(other_view))
     if 'receive_delta' in ab and 'receive_delta' in ba:
-        # Growth between samples is the better evidence: a counter can be zero because a node restarted.
-        if bool(ab['receive_delta']) == bool(ba['receive_delta']):
-            return None
-        deaf, talker = (a, b) if not ab['receive_delta'] else (b, a)
-        got = ba['receive_delta'] if deaf == a else ab['receive_delta']
-        return deaf, talker, ('between the samples %s received nothing from %s while %s received %d bytes from %s'
-                              % (deaf, talker, talker, got, deaf))
+        return _one_way_by_growth(a, b, ab, ba)
     if _never_received(ab) != _never_received(ba):
         deaf, talker = (a, b) if _never_received(ab) else (b, a)
         got = ba['receive_bytes'] if deaf == a else ab['receive_bytes']
