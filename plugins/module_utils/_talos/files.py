@@ -89,11 +89,13 @@ def ensure_private_dir(directory, what, strict):
     if not os.path.isdir(directory):
         try:
             os.makedirs(directory, mode=0o700)
+            os.chmod(directory, 0o700)
+            return
+        except FileExistsError:
+            pass  # another fork (one task, many hosts) made it meanwhile: check its mode below
         except OSError as exc:
             raise TalosConfigError('cannot create the folder %s for %s: %s.' % (directory, what, exc.strerror),
                                    code='unwritable') from None
-        os.chmod(directory, 0o700)
-        return
     mode = mode_of(directory)
     if strict and mode & 0o077:
         raise TalosConfigError('the folder %s of %s has mode %04o: secrets live in a 0700 folder (chmod 700 %s).'

@@ -59,3 +59,17 @@ def test_age_round_trip_and_a_clear_error_without_identity(tmp_path):
     subprocess.run(['age-keygen', '-o', other], check=True, capture_output=True)
     with pytest.raises(TalosConfigError, match='cannot decrypt secrets bundle .* with age identity'):
         files.read_file(path, 'secrets bundle', age_identity=other)
+
+
+def test_a_folder_another_fork_creates_meanwhile_is_fine(tmp_path, monkeypatch):
+    """Forks of one task write sibling files at once: losing the race to create the folder is not an error."""
+    folder = tmp_path / 'configs'
+    folder.mkdir(mode=0o700)
+    # The folder appears between our look and our mkdir, as when another fork made it.
+    monkeypatch.setattr(files.os.path, 'isdir', lambda path: False)
+    files.ensure_private_dir(str(folder), 'machine config', strict=True)
+    monkeypatch.undo()
+    folder.chmod(0o755)
+    monkeypatch.setattr(files.os.path, 'isdir', lambda path: False)
+    with pytest.raises(files.TalosConfigError, match='has mode 0755'):
+        files.ensure_private_dir(str(folder), 'machine config', strict=True)
