@@ -117,8 +117,8 @@ def parse_talosconfig(data, source, context=None):
 
 def key_pem_for_ssl(key_pem):
     """Talos writes Ed25519 keys as 'ED25519 PRIVATE KEY' around a PKCS#8 body; OpenSSL reads 'PRIVATE KEY'."""
-    return (key_pem.replace(b'-----BEGIN ED25519 PRIVATE KEY-----', b'-----BEGIN PRIVATE KEY-----')
-            .replace(b'-----END ED25519 PRIVATE KEY-----', b'-----END PRIVATE KEY-----'))
+    # One replace covers the BEGIN and the END line.
+    return key_pem.replace(b' ED25519 PRIVATE KEY-----', b' PRIVATE KEY-----')
 
 
 def certificate_info(crt_pem):

@@ -44,7 +44,7 @@ def test_talosconfig_context_gives_pem_credentials(material):
     creds = credentials.parse_talosconfig(talosconfig_data(material), 'cfg')
     assert creds.ca == ca.cert_pem
     assert creds.crt == client.cert_pem
-    assert creds.key.startswith(b'-----BEGIN PRIVATE KEY-----')
+    assert creds.key.startswith(b'-----BEGIN PRIVATE KEY-')
     assert (creds.context, creds.endpoints, creds.nodes) == ('lab', ['127.0.0.1'], [])
 
 
@@ -104,7 +104,7 @@ def test_talosconfig_lookup_order(tmp_path):
 def test_talos_ed25519_key_label_is_rewritten_for_openssl(material, tmp_path):
     _ca, client = material
     talos_pem = client.key_pem(talos_header=True)
-    assert talos_pem.startswith(b'-----BEGIN ED25519 PRIVATE KEY-----')
+    assert talos_pem.startswith(b'-----BEGIN ED25519 PRIVATE KEY-')
     rewritten = credentials.key_pem_for_ssl(talos_pem)
     assert rewritten == client.key_pem(talos_header=False)
     (tmp_path / 'c.crt').write_bytes(client.cert_pem)
