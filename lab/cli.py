@@ -8,7 +8,6 @@ import argparse
 import errno
 import os
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
@@ -17,7 +16,7 @@ import time
 import urllib.request
 import uuid
 
-from . import ROOT, pki, state
+from . import ROOT, pki, process, state
 from .talos import cli_hooks as talos_hooks
 
 SERVICES = (('hcloud', 'lab.hcloud'), ('pve', 'lab.pve'))
@@ -127,30 +126,7 @@ def _wait_ready(name, proc, probe):
 
 def _stop(pid):
     """SIGTERM the process group ``up`` started, then SIGKILL what is left after STOP_TIMEOUT."""
-    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 2)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                waited, _status = os.waitpid(pid, os.WNOHANG)
-                if waited == pid:
-                    return
-            except ChildProcessError:
-                if _gone(pid):
-                    return
-            time.sleep(0.05)
-
-
-def _gone(pid):
-    """True once the process has exited: a zombie waiting for init to reap it counts as gone."""
-    try:
-        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as handle:
-            return handle.read().rpartition(')')[2].split()[0] == 'Z'
-    except (OSError, IndexError):
-        return True
+    process.stop_group(pid, STOP_TIMEOUT)
 
 
 # ----------------------------------------------------------------------------- probes

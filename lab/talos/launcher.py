@@ -6,13 +6,12 @@ What was made is recorded before it is made, so ``down`` removes it even after a
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 
-from .. import ROOT, state
+from .. import ROOT, process, state
 from . import SHARED, netns, topology
 
 NODES_FILE = 'talos-nodes.json'
@@ -181,20 +180,7 @@ def stop_node(name, state_dir=None):
 
 
 def _stop(pid):
-    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 2)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return
-            except ChildProcessError:
-                if not _alive(pid):
-                    return
-            time.sleep(0.05)
+    process.stop_group(pid, STOP_TIMEOUT)
 
 
 def _teardown(record, state_dir):
