@@ -12,7 +12,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build changelog-lint docs-check bench bench-config bench-inventory bench-site clean
+        test-integration test-pytest build changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh clean
 
 help:
 	@echo "make demo   - set everything up and run the main job against the local lab"
@@ -69,6 +69,9 @@ bench-inventory: setup
 
 bench-site: setup
 	$(BIN)/python benchmarks/bench_site.py
+
+bench-mesh: setup
+	$(BIN)/python benchmarks/bench_mesh.py
 
 bench-config: setup
 	$(BIN)/python benchmarks/bench_config.py

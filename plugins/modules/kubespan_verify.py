@@ -89,6 +89,16 @@ options:
   cilium_mtu:
     description: MTU Cilium uses for VXLAN pods; checked against the KubeSpan MTU - 50.
     type: int
+  wait_timeout:
+    description:
+      - Seconds to keep checking a mesh that is not healthy yet before judging it, for a mesh that was just built or a
+        node that just rebooted. V(0) judges the first check.
+      - A fresh mesh needs up to about 45 seconds, since Talos calls a peer C(up) only after a handshake and its next
+        30-second refresh. Re-checks start after one second and come at most five seconds apart.
+      - It stops early when waiting cannot help, when a node refuses the client certificate or is in maintenance mode,
+        a node knows peers that are not listed, or the MTUs do not fit.
+    type: float
+    default: 0
   report_only:
     description: Report a broken mesh in the result without failing.
     type: bool
@@ -339,9 +349,13 @@ picture:
   returned: when O(picture) is set
   type: str
 duration:
-  description: Seconds the check took, sampling included.
+  description: Seconds the check took, sampling and waiting included.
   returned: when the mesh was judged, also when the module fails because of it
   type: float
+checks:
+  description: How many times the mesh was checked (more than one only with O(wait_timeout)).
+  returned: when the mesh was judged, also when the module fails because of it
+  type: int
 """
 
 import os
@@ -354,7 +368,8 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.collect import observe_all
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.matrix import address_host, resolve_names
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.render import summary_lines, svg
-from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.verify import MeshInputError, failure_message, verify
+from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.verify import (
+    MeshInputError, failure_message, verify, worth_waiting)
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import (
     GRPCLIB_IMPORT_ERROR, HAS_GRPCLIB, TalosClient, split_endpoint)
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import find_talosconfig, load_talosconfig
@@ -362,10 +377,14 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import RetryPolicy
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import fail
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import _pool
+from ansible_collections.hybridops.talos.plugins.module_utils._wait import WaitTimeout, wait_for
 
 CONNECT_TIMEOUT = 5.0
 # One quick retry: a node that does not answer is a finding here, not something to wait out.
 RETRY = RetryPolicy(attempts=2, base=0.5, cap=1.0)
+# Re-checks of a mesh that is not healthy yet: soon after the first, then every 5 s (Talos refreshes every 30 s).
+RECHECK_FIRST = 1.0
+RECHECK_CAP = 5.0
 
 
 def node_entries(module, raw_nodes):
@@ -433,6 +452,7 @@ def main():
             underlay_mtu=dict(type='int'),
             expected_kubespan_mtu=dict(type='int'),
             cilium_mtu=dict(type='int'),
+            wait_timeout=dict(type='float', default=0.0),
             report_only=dict(type='bool', default=False),
             picture=dict(type='path'),
         ),
@@ -445,8 +465,8 @@ def main():
     nodes = node_entries(module, params['nodes'])
     if params['picture'] and not params['picture'].lower().endswith('.svg'):
         module.fail_json(msg='picture must be an .svg path: only SVG pictures are drawn, got %s.' % params['picture'])
-    if params['handshake_max_age'] <= 0 or params['sample_interval'] < 0 or params['timeout'] <= 0:
-        module.fail_json(msg='handshake_max_age and timeout must be positive and sample_interval not negative.')
+    if params['handshake_max_age'] <= 0 or params['sample_interval'] < 0 or params['timeout'] <= 0 or params['wait_timeout'] < 0:
+        module.fail_json(msg='handshake_max_age and timeout must be positive, and sample_interval and wait_timeout not negative.')
     try:
         credentials = load_talosconfig(params['talosconfig'] or find_talosconfig(), params['context'])
     except TalosApiError as exc:
@@ -459,29 +479,48 @@ def main():
         return TalosClient(node['address'], credentials=credentials, timeout=params['timeout'],
                            connect_timeout=min(CONNECT_TIMEOUT, params['timeout']), retry=RETRY)
 
+    def check():
+        """One judgement of the mesh: (report, observations); the report is None when no node answered."""
+        previous = None
+        if params['samples'] == 2:
+            previous = observe_all(nodes, make_client)
+            time.sleep(params['sample_interval'])
+        observations = observe_all(nodes, make_client)
+        if not any(observation['reachable'] for observation in observations):
+            return None, observations
+        resolve_names(observations)
+        mtu = dict(underlay=params['underlay_mtu'], kubespan=params['expected_kubespan_mtu'], cilium=params['cilium_mtu'],
+                   per_node={o['name']: node['kubespan_mtu'] for o, node in zip(observations, nodes)})
+        try:
+            return verify(observations, previous, params['handshake_max_age'], mtu=mtu), observations
+        except MeshInputError as exc:
+            module.fail_json(msg='%s.' % exc)
+
+    checks = []
+
+    def probe():
+        """wait_for's probe: done once the mesh is healthy or waiting cannot help any more."""
+        outcome = check()
+        checks.append(outcome)
+        return not worth_waiting(*outcome), outcome
+
     started = time.monotonic()
-    previous = None
-    if params['samples'] == 2:
-        previous = observe_all(nodes, make_client)
-        time.sleep(params['sample_interval'])
-    observations = observe_all(nodes, make_client)
-    if not any(observation['reachable'] for observation in observations):
+    try:
+        (report, observations), _waited = wait_for('a healthy KubeSpan mesh', probe, params['wait_timeout'],
+                                                   first=RECHECK_FIRST, cap=RECHECK_CAP)
+    except WaitTimeout as exc:
+        report, observations = exc.last
+    if report is None:
         first = observations[0]
         module.fail_json(msg='No node answered, so the mesh cannot be judged; %s' % first['error'], failure=first['failure'],
-                         nodes=[dict(address=o['address'], error=o['error']) for o in observations])
-    resolve_names(observations)
-    try:
-        report = verify(observations, previous, params['handshake_max_age'], mtu=dict(
-            underlay=params['underlay_mtu'], kubespan=params['expected_kubespan_mtu'], cilium=params['cilium_mtu'],
-            per_node={o['name']: node['kubespan_mtu'] for o, node in zip(observations, nodes)}))
-    except MeshInputError as exc:
-        module.fail_json(msg='%s.' % exc)
+                         nodes=[dict(address=o['address'], error=o['error']) for o in observations], checks=len(checks))
     result = dict(changed=False, summary=summary_lines(report), **report)
     if params['picture']:
         result['picture'] = params['picture']
         if not module.check_mode:
             result['changed'] = write_picture(module, params['picture'], svg(report))
     result['duration'] = round(time.monotonic() - started, 3)
+    result['checks'] = len(checks)
     if not report['healthy'] and not params['report_only']:
         module.fail_json(msg=failure_message(report), **result)
     module.exit_json(**result)

@@ -75,3 +75,22 @@ def failure_message(report):
     if report['mtu']['problems']:
         parts.append('MTU: %s' % '; '.join(report['mtu']['problems']))
     return 'The KubeSpan mesh of %d nodes is not healthy: %s.' % (report['counts']['nodes'], '; '.join(parts))
+
+
+# Failures a node recovers from by itself (it reboots, its API starts, the network comes back). Any
+# other failure (wrong CA, expired certificate, missing role, maintenance mode) waiting cannot cure.
+TRANSIENT_FAILURES = ('unreachable', 'unavailable', 'timeout')
+
+
+def worth_waiting(report, observations):
+    """Whether re-checking may find the mesh healthy: only broken links can heal by themselves.
+
+    ``report`` is None when no node answered at all.
+
+    A fresh mesh starts with its peers ``unknown`` (Talos says ``up`` only after a handshake and its
+    next 30 s refresh), and a rebooted node needs a while to answer again; a node refusing our
+    certificate, an MTU mismatch or a peer that is not in the list stay as they are.
+    """
+    if report is not None and (report['healthy'] or report['extras'] or report['mtu']['problems']):
+        return False
+    return all(o.get('reachable') or (o.get('failure') or {}).get('reason') in TRANSIENT_FAILURES for o in observations)

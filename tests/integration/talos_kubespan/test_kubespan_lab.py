@@ -6,6 +6,7 @@ and 25 s), so two samples 3 s apart see every working direction's counters grow.
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -209,6 +210,20 @@ def test_a_stopped_node_is_reported_and_heal_starts_it(mesh, run_playbook, heal)
     assert {link['reason'] for link in found.values()} == {'node_unreachable'}
     mesh.lab('heal')
     healthy(mesh, run_playbook)
+
+
+def test_the_module_waits_for_a_node_coming_back(mesh, run_playbook, heal):
+    healthy(mesh, run_playbook)
+    fault(mesh, 'stop', 'home-w-1')
+    # The node comes back while the module keeps checking: the mesh is judged once it is healthy again.
+    timer = threading.Timer(8, mesh.lab, ('heal',))
+    timer.start()
+    try:
+        result = verify(mesh, run_playbook, report_only=False, wait_timeout=SETTLE_TIMEOUT)
+    finally:
+        timer.join()
+    assert result.get('failed') is not True and result['healthy'], result.get('summary') or result
+    assert result['checks'] > 1 and result['counts']['pairs_up'] == 20
 
 
 def _netem_available(bridge):
