@@ -96,7 +96,7 @@ def run_command(args):
 def down():
     record = launcher.read_nodes()
     if record and record.get('prefix'):
-        faults.clear(record)  # the fault table and netem qdiscs go with the lab
+        faults.clear(record)  # the fault table and the delay relay go with the lab
     stopped = launcher.down()
     return stopped
 

@@ -2,14 +2,15 @@
 
 Every site-to-site packet is routed through the root namespace between the bridges ``<prefix>vps`` and
 ``<prefix>home``, so faults are rules there and nowhere else: one nftables table ``inet <prefix>faults``
-(filter on the forward hook, NAT on postrouting) and netem qdiscs on the two bridges. ``heal`` (and
-``down``) remove exactly these; ``heal`` also starts nodes that ``fault stop`` powered off.
+(filter on the forward hook, NAT on postrouting, TPROXY on prerouting for the delay relay of
+``delay.py``). ``heal`` (and ``down``) remove exactly these and stop the relay; ``heal`` also starts
+nodes that ``fault stop`` powered off.
 
 | fault | rules |
 |---|---|
 | ``cut`` | drop everything forwarded between the bridges, both ways |
 | ``drop-udp --from SITE`` | drop UDP 51820 forwarded from SITE to the other site (one way) |
-| ``netem [--delay MS] [--loss PCT]`` | loss: nftables drops that share of site-to-site packets; delay: netem on both bridges |
+| ``netem [--delay MS] [--loss PCT]`` | loss: nftables drops that share of site-to-site packets; delay: the relay of delay.py |
 | ``nat [--forward NODE]`` | masquerade home -> vps behind the vps bridge's address; new connections vps -> home dropped except UDP 51820 to NODE |
 | ``closed --site SITE`` | drop new UDP 51820 towards SITE from the other site (a closed firewall; with ``nat``: both sides closed) |
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
@@ -22,7 +23,7 @@ import struct
 import subprocess
 
 from .. import state
-from . import launcher
+from . import delay as delay_relay, launcher
 
 SITES = ('vps', 'home')
 PORT = 51820
@@ -139,39 +140,39 @@ def forget_flows(record):
 
 
 def netem(record, delay=None, loss=None):
-    """Loss: nftables drops a random share of the packets between the sites (both ways). Delay: a netem qdisc on
-    both bridges (everything the root namespace sends into a site); needs the kernel's sch_netem."""
+    """Loss: nftables drops a random share of the packets between the sites (both ways). Delay: the KubeSpan
+    packets between the sites (UDP 51820, both ways) are held that many milliseconds by the relay of delay.py."""
     if not delay and not loss:
         raise FaultError('netem needs --delay or --loss')
+    if loss and not 0 < loss <= 100:
+        raise FaultError('--loss must be a percentage in (0, 100]')
+    if delay and not 0 < delay <= delay_relay.MAX_DELAY_MS:
+        raise FaultError('--delay must be more than 0 and at most %d milliseconds' % delay_relay.MAX_DELAY_MS)
     if loss:
-        if not 0 < loss <= 100:
-            raise FaultError('--loss must be a percentage in (0, 100]')
         vps, home = _bridge(record, 'vps'), _bridge(record, 'home')
         share = max(1, int(round(loss * 100)))
         _rules(record, ['forward iifname "%s" oifname "%s" numgen random mod 10000 < %d drop' % (a, b, share)
                         for a, b in ((vps, home), (home, vps))])
     if delay:
-        for site in SITES:
-            proc = subprocess.run(['tc', 'qdisc', 'replace', 'dev', _bridge(record, site), 'root', 'netem', 'delay', '%gms' % delay],
-                                  capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                raise FaultError('tc netem failed (this kernel may lack sch_netem, so no --delay here): %s' % proc.stderr.strip())
+        try:
+            port, mark = delay_relay.start(record, delay)
+        except delay_relay.DelayError as exc:
+            raise FaultError(str(exc)) from None
+        table = _ensure_table(record)
+        _nft('add chain inet %s prerouting { type filter hook prerouting priority mangle; policy accept; }\n' % table)
+        _nft('flush chain inet %s prerouting\n' % table)  # a second --delay replaces the first
+        _rules(record, delay_relay.tproxy_rules(record, port, mark))
 
 
-def clear(record):
-    """Remove the fault table and the netem qdiscs; True when there was something to remove."""
+def clear(record, state_dir=None):
+    """Remove the fault table and stop the delay relay; True when there was something to remove."""
     removed = _nft('delete table inet %s\n' % table_name(record['prefix']), check=False).returncode == 0
-    for bridge in record.get('bridges', ()):
-        shown = subprocess.run(['tc', 'qdisc', 'show', 'dev', bridge, 'root'], capture_output=True, text=True, check=False).stdout
-        if 'netem' in shown:
-            subprocess.run(['tc', 'qdisc', 'del', 'dev', bridge, 'root'], capture_output=True, check=False)
-            removed = True
-    return removed
+    return delay_relay.stop(record, state_dir) or removed
 
 
 def heal(state_dir=None):
     record = _record(state_dir)
-    if clear(record):
+    if clear(record, state_dir):
         forget_flows(record)
     alive = launcher.running(record, state_dir)
     stopped = [n['name'] for n in record['nodes'] if n['name'] not in alive]
@@ -186,9 +187,9 @@ def add_parsers(commands):
     kinds = fault.add_subparsers(dest='fault', required=True)
     kinds.add_parser('cut', help='cut the link between the sites')
     kinds.add_parser('drop-udp', help='drop UDP 51820 in one direction').add_argument('--from', dest='source', choices=SITES, required=True)
-    net = kinds.add_parser('netem', help='delay and/or loss on both site bridges')
-    net.add_argument('--delay', type=float, metavar='MS')
-    net.add_argument('--loss', type=float, metavar='PERCENT')
+    net = kinds.add_parser('netem', help='delay (KubeSpan packets) and/or loss between the sites')
+    net.add_argument('--delay', type=float, metavar='MS', help='hold KubeSpan packets between the sites MS milliseconds, each way')
+    net.add_argument('--loss', type=float, metavar='PERCENT', help='drop this share of the packets between the sites')
     kinds.add_parser('nat', help='put the home site behind NAT').add_argument('--forward', metavar='NODE', help='forward 51820/udp to this home node')
     kinds.add_parser('closed', help='close inbound 51820/udp of a site').add_argument('--site', choices=SITES, required=True)
     kinds.add_parser('stop', help='power a node off').add_argument('node')

@@ -1,6 +1,8 @@
 """Helpers of the KubeSpan lab tests (a module of its own: ``conftest`` names clash across folders)."""
 import base64
+import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -50,3 +52,46 @@ class Mesh(Sim):
 
     def lab(self, *args, module='lab'):
         return lab(self.state_dir, *args, module=module)
+
+
+# A UDP echo over the KubeSpan addresses: the server answers for a few seconds, the client prints its
+# round-trip times in milliseconds. Each runs with `ip netns exec` in a node's namespace.
+ECHO_SERVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 7777)); s.settimeout(float(sys.argv[2]))
+print('ready', flush=True)
+try:
+    while True:
+        data, peer = s.recvfrom(64); s.sendto(data, peer)
+except OSError:
+    pass
+"""
+ECHO_CLIENT = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(5)
+for _ in range(int(sys.argv[2])):
+    started = time.monotonic(); s.sendto(b'x', (sys.argv[1], 7777)); s.recvfrom(64)
+    print((time.monotonic() - started) * 1000, flush=True); time.sleep(0.1)
+"""
+
+
+def kubespan_address(netns):
+    """The node's address on its KubeSpan interface (in the cluster's ULA)."""
+    out = subprocess.run(['ip', '-n', netns, '-j', 'address', 'show', 'kubespan'], capture_output=True, text=True, check=True).stdout
+    return next(a['local'] for a in json.loads(out)[0]['addr_info'] if a['local'].startswith('fd'))
+
+
+def kubespan_rtt_ms(mesh, source, target, count=5):
+    """Median round trip in ms of a UDP echo from ``source`` to ``target`` through their KubeSpan tunnel."""
+    address = kubespan_address(mesh.nodes[target]['netns'])
+    server = subprocess.Popen(['ip', 'netns', 'exec', mesh.nodes[target]['netns'], sys.executable, '-c', ECHO_SERVER, address, '10'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == 'ready'
+        client = subprocess.run(['ip', 'netns', 'exec', mesh.nodes[source]['netns'], sys.executable, '-c', ECHO_CLIENT, address, str(count)],
+                                capture_output=True, text=True, timeout=60, check=True)
+    finally:
+        server.kill()
+        server.wait()
+    return statistics.median(float(line) for line in client.stdout.split())
