@@ -16,7 +16,7 @@ import uuid
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from . import certs, etcd, machine, resources, validate
+from . import certs, etcd, machine, proxy, resources, validate
 from .proto import common_pb2, cosi_state_grpc, cosi_state_pb2, machine_grpc, machine_pb2
 
 LOG = logging.getLogger('lab.talos')
@@ -74,17 +74,15 @@ class Gate:
             # Talos refuses such a certificate in the TLS handshake; here the connection is dropped.
             stream.peer._transport.abort()  # pylint: disable=protected-access
             raise GRPCError(Status.UNAVAILABLE, 'tls: client certificate ExtKeyUsage must be exactly ClientAuth')
-        return certs.peer_roles(der) if node.rbac else set(ALL_ROLES)
+        if not node.rbac:
+            return set(ALL_ROLES)
+        return proxy.forwarded_roles(stream, certs.peer_roles(der))
 
     async def admit(self, stream, service, name, cp_api=None):
         """Check the call; return (request, roles). ``cp_api`` names a control-plane-only API."""
         node = self.node
         # One line per call in node.log: benchmarks count the API calls a playbook makes per node.
         LOG.info('api call %s/%s', service, name)
-        target = stream.metadata.get('node')
-        if target and target not in (node.address, node.name):
-            # apid would proxy the call to that node; the lab's clients call every node directly.
-            raise GRPCError(Status.UNIMPLEMENTED, 'the lab simulator does not proxy calls to node %s: call it directly' % target)
         if node.maintenance and node.version == 'v1.9.6':
             if name not in MAINTENANCE_V19:
                 raise GRPCError(Status.UNIMPLEMENTED, 'method %s not implemented' % name)
@@ -432,5 +430,6 @@ def _later(make_coroutine, delay=0.1):
 
 
 def handlers(node, rules):
+    """The node's services; a call for another node (``node`` metadata) is forwarded there (proxy.py)."""
     gate = Gate(node, rules)
-    return [MachineService(node, gate), StateService(node, gate)]
+    return [proxy.Forwarding(service, node, gate) for service in (MachineService(node, gate), StateService(node, gate))]

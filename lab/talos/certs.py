@@ -92,7 +92,7 @@ def self_signed_ca(common_name):
     return cert, key
 
 
-def _pem(cert, key):
+def pem_pair(cert, key):
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
@@ -103,7 +103,7 @@ def maintenance_pair(addresses, hostname):
     ca_cert, ca_key = self_signed_ca('maintenance-root')
     cert, key = issue(ca_cert, ca_key, MAINTENANCE_CN, _sans(list(addresses) + ['127.0.0.1', '::1'], [hostname]),
                       ExtendedKeyUsageOID.SERVER_AUTH)
-    return _pem(cert, key)
+    return pem_pair(cert, key)
 
 
 def api_pair(ca_crt_pem, ca_key_pem, addresses, cert_sans, hostname, version):
@@ -112,7 +112,7 @@ def api_pair(ca_crt_pem, ca_key_pem, addresses, cert_sans, hostname, version):
     ca_key = load_pem_key(ca_key_pem)
     ips = [str(v) for v in cert_sans or ()] + list(addresses) + (['127.0.0.1'] if version != 'v1.9.6' else [])
     cert, key = issue(ca_cert, ca_key, hostname, _sans(ips, [hostname]), ExtendedKeyUsageOID.SERVER_AUTH)
-    return _pem(cert, key)
+    return pem_pair(cert, key)
 
 
 def write_private(path, data):
@@ -149,7 +149,7 @@ def kubeconfig(cluster_name, endpoint, k8s_ca_pem, k8s_key_pem):
     ca_cert = x509.load_pem_x509_certificate(k8s_ca_pem)
     ca_key = load_pem_key(k8s_key_pem)
     cert, key = issue(ca_cert, ca_key, 'admin', [], ExtendedKeyUsageOID.CLIENT_AUTH, organizations=('system:masters',))
-    cert_pem, key_pem = _pem(cert, key)
+    cert_pem, key_pem = pem_pair(cert, key)
     user = context = 'admin@%s' % cluster_name
 
     def encode(data):

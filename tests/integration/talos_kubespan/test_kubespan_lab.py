@@ -227,6 +227,25 @@ def test_the_module_waits_for_a_node_coming_back(mesh, run_playbook, heal):
     assert result['checks'] > 1 and result['counts']['pairs_up'] == 20
 
 
+def _forwarded(mesh, name):
+    with open(os.path.join(mesh.node_dir(name), 'node.log'), encoding='utf-8', errors='replace') as handle:
+        return sum(1 for line in handle if ' api forward ' in line)
+
+
+def test_the_mesh_can_be_read_through_one_control_plane(mesh, run_playbook):
+    healthy(mesh, run_playbook)
+    before = _forwarded(mesh, 'vps-0')
+    # Every call goes to vps-0, which passes it on to the node named (talosctl -e vps-0 -n NODE), with the reader role.
+    result = verify(mesh, run_playbook, endpoint=mesh.address('vps-0'), samples=1)
+    assert result['healthy'] and result['counts']['pairs_up'] == 20, result['summary']
+    assert _forwarded(mesh, 'vps-0') - before == 2 * 4  # peer statuses and members of the four other nodes
+    # A worker holds no OS CA key to forward with: every other node is reported, with Talos' reason.
+    result = verify(mesh, run_playbook, endpoint=mesh.address('home-w-0'), samples=1)
+    silent = [node for node in result['nodes'] if not node['reachable']]
+    assert sorted(node['name'] for node in silent) == sorted(set(mesh.nodes) - {'home-w-0'})
+    assert all('no request forwarding' in node['error'] for node in silent), silent
+
+
 def test_loss_and_heal_leave_nothing_behind(mesh):
     bad = subprocess.run([sys.executable, '-m', 'lab', 'fault', 'netem', '--loss', '30', '--delay', '-5'], cwd=ROOT,
                          env=lab_env(mesh.state_dir), capture_output=True, text=True, check=False)
