@@ -100,8 +100,18 @@ def test_site_converges_from_nothing_then_changes_nothing(run_playbook, talos_la
 
     # Secrets on disk: 0700 folder, 0600 files.
     assert stat.S_IMODE(os.stat(secrets_dir).st_mode) == 0o700
-    for name in ('secrets.yaml', 'talosconfig', 'kubeconfig', 'configs/vps-0.yaml'):
+    for name in ('secrets.yaml', 'talosconfig', 'reader.talosconfig', 'kubeconfig', 'configs/vps-0.yaml'):
         assert stat.S_IMODE(os.stat(os.path.join(secrets_dir, name)).st_mode) == 0o600, name
+    # The checks read with a certificate that holds os:reader and nothing more.
+    assert talosconfig_roles(os.path.join(secrets_dir, 'reader.talosconfig')) == ['os:reader']
+    assert talosconfig_roles(os.path.join(secrets_dir, 'talosconfig')) == ['os:admin']
+
+
+def talosconfig_roles(path):
+    with open(path, encoding='utf-8') as handle:
+        config = yaml.safe_load(handle)
+    crt = x509.load_pem_x509_certificate(base64.b64decode(config['contexts'][config['context']]['crt']))
+    return [attr.value for attr in crt.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
 
 
 def test_the_health_tag_runs_only_the_checks(run_playbook, talos_lab, secrets_dir, converged):
@@ -109,9 +119,18 @@ def test_the_health_tag_runs_only_the_checks(run_playbook, talos_lab, secrets_di
     assert run.rc == 0, failures(run)
     ran = {task['task']['name'].split(' : ')[-1] for play in run.data['plays'] for task in play['tasks'] if task['hosts']}
     assert {'Check that every etcd member is healthy', 'Check that every KubeSpan link between the nodes is up'} <= ran
-    assert not [name for name in ran if not name.startswith(('Validating arguments', 'Check ', 'Show '))], ran
+    checks = ('Validating arguments', 'Check ', 'Show ', 'Write the reader talosconfig')
+    assert not [name for name in ran if not name.startswith(checks)], ran
     mesh = run_once_result(run, 'Check that every KubeSpan link between the nodes is up')
     assert mesh['healthy'] and mesh['checks'] == 1 and total_changed(run) == 0
+
+
+def test_the_mesh_check_runs_alone_read_only(run_playbook, talos_lab, secrets_dir, converged):
+    run = run_playbook(os.path.join(ROOT, 'playbooks', 'kubespan.yml'), '-e', '@' + LAB_VARS,
+                       '-e', 'talos_cluster_secrets_dir=' + secrets_dir, inventory=talos_lab.inventory)
+    assert run.rc == 0, failures(run)
+    mesh = run_once_result(run, 'Check that every KubeSpan link between the nodes is up')
+    assert mesh['healthy'] and mesh['counts']['pairs_up'] == 20 and total_changed(run) == 0
 
 
 def test_bootstrap_twice_is_a_no_op(run_playbook, talos_lab, secrets_dir, converged):
