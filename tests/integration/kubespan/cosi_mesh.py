@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hybridops.talos contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A mesh of small Talos COSI servers for kubespan_verify, until the lab's node simulator serves KubeSpan.
+"""A mesh of small Talos COSI servers for kubespan_verify, with peer statuses chosen per direction.
 
 Each node is a real gRPC server (grpclib) on its own loopback address with real TLS: a server
 certificate signed by an OS CA made at test time, client certificates required and their
@@ -9,24 +9,23 @@ Organization values taken as roles, as Talos does. It answers ``cosi.resource.St
 ``KubeSpanPeerStatuses`` and ``Members`` from a scenario, with timestamps relative to the moment of
 the call and counters that grow with time, and refuses the sensitive ``KubeSpanIdentities`` to
 anyone but ``os:admin``. It records every type asked for, so tests can prove what was never read.
+The lab's nodes run real WireGuard (tests/integration/talos_kubespan); these servers show the states
+and ages real WireGuard cannot be made to show on demand.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
-import threading
 import time
 
 from grpclib.const import Status
-from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
-from grpclib.server import Server
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import (
     common_pb2, cosi_resource_pb2, cosi_state_grpc, cosi_state_pb2, definitions_cluster_pb2, definitions_enums_pb2,
     definitions_kubespan_pb2)
+from talos_api import fake_node
 
 PEER_STATUSES = ('kubespan', 'KubeSpanPeerStatuses.kubespan.talos.dev')
 MEMBERS = ('cluster', 'Members.cluster.talos.dev')
@@ -137,41 +136,20 @@ class _State(cosi_state_grpc.StateBase):
         raise GRPCError(Status.UNIMPLEMENTED, 'method not implemented')
 
 
-class Mesh:
+class Mesh(fake_node.LoopServers):
     """Servers for ``nodes`` ({name: (address, context, views)}) on one event loop in a thread of their own."""
 
     def __init__(self, members, nodes):
+        super().__init__('kubespan-mesh')
         started = time.time()
         self.nodes = {name: MeshNode(name, address, views, members, started) for name, (address, _context, views) in nodes.items()}
         self.contexts = {name: context for name, (_address, context, _views) in nodes.items()}
         self.ports = {}
-        self._servers = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name='kubespan-mesh', daemon=True)
 
     async def _start(self):
         by_address = {node.address: node for node in self.nodes.values()}
         for name, node in self.nodes.items():
-            server = Server([_State(node, by_address)], codec=ProtoCodec())
-            await server.start(node.address, 0, ssl=self.contexts[name])
-            self.ports[name] = server._server.sockets[0].getsockname()[1]
-            self._servers.append(server)
-
-    async def _stop(self):
-        for server in self._servers:
-            server.close()
-            await server.wait_closed()
-
-    def __enter__(self):
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc_info):
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+            self.ports[name] = await self._serve([_State(node, by_address)], node.address, self.contexts[name])
 
     def endpoint(self, name):
         return '%s:%d' % (self.nodes[name].address, self.ports[name])

@@ -200,25 +200,31 @@ def server_context(server, client_ca=None):
     return context
 
 
-class FakeNode:
-    """The server in a thread of its own, so that the synchronous client can call it."""
+class LoopServers:
+    """grpclib servers on an event loop in a thread of their own, so that the synchronous client can call them.
 
-    def __init__(self, state, context):
-        self.state = state
-        self.context = context
-        self.port = None
-        self._server = None
+    Subclasses start their servers in ``_start`` (on that loop) and add them to ``self._servers``.
+    """
+
+    def __init__(self, thread_name):
+        self._servers = []
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name='fake-talos-node', daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=thread_name, daemon=True)
 
     async def _start(self):
-        self._server = Server([FakeMachine(self.state), FakeState(self.state)], codec=ProtoCodec())
-        await self._server.start('127.0.0.1', 0, ssl=self.context)
-        self.port = self._server._server.sockets[0].getsockname()[1]
+        raise NotImplementedError
+
+    async def _serve(self, services, address, context):
+        """Start one server on a free port of ``address``; return the port."""
+        server = Server(services, codec=ProtoCodec())
+        await server.start(address, 0, ssl=context)
+        self._servers.append(server)
+        return server._server.sockets[0].getsockname()[1]  # pylint: disable=protected-access
 
     async def _stop(self):
-        self._server.close()
-        await self._server.wait_closed()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
 
     def __enter__(self):
         self._thread.start()
@@ -230,6 +236,19 @@ class FakeNode:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+class FakeNode(LoopServers):
+    """One fake node on 127.0.0.1."""
+
+    def __init__(self, state, context):
+        super().__init__('fake-talos-node')
+        self.state = state
+        self.context = context
+        self.port = None
+
+    async def _start(self):
+        self.port = await self._serve([FakeMachine(self.state), FakeState(self.state)], '127.0.0.1', self.context)
 
     @property
     def endpoint(self):
