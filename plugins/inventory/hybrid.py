@@ -30,8 +30,7 @@ description:
 author:
   - hybridops.talos contributors (@hybridops)
 requirements:
-  - hcloud (Python library, for the Hetzner Cloud part)
-  - proxmoxer and requests (Python libraries, for the Proxmox VE part)
+  - hcloud (Python library, for the Hetzner Cloud part; the Proxmox VE part needs only the standard library)
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -236,7 +235,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_hcloud import HcloudSource
 from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_merge import group_names, host_vars, merge
@@ -309,12 +307,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         interpreter = trust_as_template('{{ ansible_playbook_python }}')
         for group in sorted({group for record in records for group in group_names(record)}):
             self.inventory.add_group(group)
+        # No wrap_var: ansible-core 2.19 keeps values from an inventory plugin untrusted (never templated) itself.
         for record in records:
-            name = self.inventory.add_host(wrap_var(record['name']))
+            name = self.inventory.add_host(record['name'])
             for group in group_names(record):
                 self.inventory.add_child(group, name)
             for key, value in host_vars(record).items():
-                self.inventory.set_variable(name, key, wrap_var(value))
+                self.inventory.set_variable(name, key, value)
             self.inventory.set_variable(name, 'ansible_connection', 'local')
             self.inventory.set_variable(name, 'ansible_python_interpreter', interpreter)
             if compose or groups or keyed:  # templating is the costly part of a large inventory: only when asked

@@ -12,20 +12,15 @@ token is enough.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import re
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ._inventory_pve_client import PveClient, PveHttpError
 from ._inventory_retry import InventorySourceError, OddHostError, RetryableError, network_reason
-
-try:
-    import requests
-    from proxmoxer import ProxmoxAPI
-    from proxmoxer.core import ResourceException
-    HAS_PROXMOXER = True
-except ImportError:
-    HAS_PROXMOXER = False
 
 RETRYABLE_STATUS = (429, 502, 503, 504)
 TAG_SEPARATORS = re.compile(r'[;,\s]+')
@@ -177,35 +172,12 @@ class ProxmoxSource:
     """Lists the selected VMs; ``log`` receives -vvv progress lines."""
 
     def __init__(self, settings, budget, timeout, log):
-        if not HAS_PROXMOXER:
-            raise InventorySourceError('the Proxmox VE source needs the Python libraries proxmoxer and requests '
-                                       'on the controller (pip install proxmoxer).')
         self.settings = settings
         self.budget = budget
-        self.timeout = timeout
         self.log = log
         self.requests = 0
         self._count_lock = threading.Lock()
-        # One client per worker thread: a requests.Session is not meant to be shared across threads.
-        self._local = threading.local()
-        # HTTPS_PROXY / NO_PROXY, looked up once for the one host every request goes to.
-        self._proxies = requests.utils.get_environ_proxies(settings['url']) or None
-
-    def _api(self):
-        api = getattr(self._local, 'api', None)
-        if api is None:
-            s = self.settings
-            api = ProxmoxAPI(s['host'], port=s['port'], path_prefix=s['path_prefix'], user=s['user'],
-                             token_name=s['token_name'], token_value=s['token_secret'], verify_ssl=s['verify'],
-                             timeout=self.timeout, service='PVE', proxies=self._proxies)
-            # requests re-reads the whole environment for proxy settings on every request: about a
-            # third of the client's CPU for 500 config reads. The proxies were resolved once above
-            # (same host for every request), so the session need not look again.
-            session = getattr(api, '_store', {}).get('session')
-            if session is not None:
-                session.trust_env = False
-            self._local.api = api
-        return api
+        self.client = PveClient(settings, timeout)
 
     def _get(self, path, **params):
         describe = 'the Proxmox VE API at %s (GET %s)' % (self.settings['url'], path)
@@ -214,18 +186,18 @@ class ProxmoxSource:
             with self._count_lock:
                 self.requests += 1
             try:
-                return self._api()(path.lstrip('/')).get(**params)
-            except ResourceException as exc:
-                if exc.status_code in RETRYABLE_STATUS:
-                    raise RetryableError('HTTP %s' % exc.status_code) from None
-                if exc.status_code == 401:
+                return self.client.get(path, **params)
+            except PveHttpError as exc:
+                if exc.status in RETRYABLE_STATUS:
+                    raise RetryableError('HTTP %s' % exc.status) from None
+                if exc.status == 401:
                     raise InventorySourceError('%s refused the API token (401 %s); check proxmox_user, proxmox_token_id '
-                                               'and proxmox_token_secret.' % (describe, exc.content)) from None
-                raise InventorySourceError('%s failed: HTTP %s %s.' % (describe, exc.status_code, exc.content)) from None
-            except requests.exceptions.SSLError:
+                                               'and proxmox_token_secret.' % (describe, exc.text)) from None
+                raise InventorySourceError('%s failed: HTTP %s %s.' % (describe, exc.status, exc.text)) from None
+            except ssl.SSLCertVerificationError:
                 raise InventorySourceError('%s failed TLS verification; set proxmox_ca_file to the CA that signed its '
                                            'certificate.' % describe) from None
-            except requests.exceptions.RequestException as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 raise InventorySourceError('%s is unreachable: %s.' % (describe, network_reason(exc))) from None
             except ValueError as exc:
                 raise InventorySourceError('%s answered something that is not JSON: %s.' % (describe, exc)) from None
@@ -262,9 +234,12 @@ class ProxmoxSource:
             except OddHostError as exc:
                 return exc
 
-        with ThreadPoolExecutor(max_workers=self.settings['workers']) as pool:
-            # map keeps the cluster's order; an InventorySourceError in any worker is re-raised here.
-            outcomes = list(pool.map(one, chosen))
+        try:
+            with ThreadPoolExecutor(max_workers=self.settings['workers']) as pool:
+                # map keeps the cluster's order; an InventorySourceError in any worker is re-raised here.
+                outcomes = list(pool.map(one, chosen))
+        finally:
+            self.client.close_all()
         records = []
         for outcome in outcomes:
             if isinstance(outcome, OddHostError):

@@ -1,10 +1,18 @@
-"""The ``hybridops.talos.hybrid`` inventory against the lab: real ansible-inventory, real hcloud and
-proxmoxer clients, the Hetzner stand-in and fakepve."""
+"""The ``hybridops.talos.hybrid`` inventory against the lab: real ansible-inventory, the real hcloud
+client and the plugin's own HTTPS client for Proxmox VE, the Hetzner stand-in and fakepve."""
+import datetime
 import ipaddress
+import json
 import os
 
 import pytest
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from connect_proxy import ConnectProxy
 from inventory_helpers import SEED, free_port, hcloud_env, pve_env
 
 pytestmark = pytest.mark.lab
@@ -47,7 +55,13 @@ def test_merged_inventory_from_awx_style_environment_credentials(lab_env, list_i
 
 def test_lab_written_source_lists_the_seed(lab_env, list_inventory):
     """``.lab/hybrid.yml`` (written by ``python -m lab up``) uses this plugin's option names."""
-    assert_seed(list_inventory(os.path.join(os.path.dirname(lab_env['PROXMOX_CA_FILE']), 'hybrid.yml')))
+    listing = list_inventory(os.path.join(os.path.dirname(lab_env['PROXMOX_CA_FILE']), 'hybrid.yml'))
+    assert_seed(listing)
+    # What the APIs said is untrusted (never templated); only the interpreter expression is a template.
+    raw = json.loads(listing.stdout[listing.stdout.index('{'):])['_meta']['hostvars']
+    for host in ('vps-0', 'home-w-0'):
+        assert raw[host]['talos_node_ip'] == {'__ansible_unsafe': listing.hostvars[host]['talos_node_ip']}
+        assert raw[host]['ansible_python_interpreter'] == '{{ ansible_playbook_python }}'
 
 
 def test_read_only_hetzner_token_and_auditor_proxmox_token_are_enough(lab_env, list_inventory, private_hcloud,
@@ -131,6 +145,44 @@ def test_backend_down_is_one_clear_error_naming_backend_and_url(lab_env, list_in
     listing = list_inventory(SOURCE, env=env)
     assert listing.rc != 0
     assert expected in ' '.join(listing.stderr.split())
+
+
+def test_a_certificate_from_another_ca_is_refused_and_validate_certs_false_accepts_it(lab_env, list_inventory, tmp_path):
+    env = dict(hcloud_env(lab_env), **pve_env(lab_env))
+    other_ca = tmp_path / 'other-ca.crt'
+    other_ca.write_bytes(_self_signed_ca_pem())
+    env['PROXMOX_CA_FILE'] = str(other_ca)
+    listing = list_inventory(SOURCE, env=env)
+    assert listing.rc != 0
+    assert ('the Proxmox VE API at %s (GET /cluster/resources) failed TLS verification; set proxmox_ca_file to the CA '
+            'that signed its certificate' % env['PROXMOX_URL']) in ' '.join(listing.stderr.split())
+    del env['PROXMOX_CA_FILE']
+    env['PROXMOX_VALIDATE_CERTS'] = 'false'
+    assert_seed(list_inventory(SOURCE, env=env))
+
+
+def test_an_https_proxy_from_the_environment_carries_the_proxmox_requests(lab_env, list_inventory):
+    env = dict(hcloud_env(lab_env), **pve_env(lab_env))
+    with ConnectProxy() as proxy:
+        # The Hetzner endpoint is plain http and stays direct (no_proxy), as for requests.
+        hcloud_host = env['HCLOUD_ENDPOINT'].split('/')[2].split(':')[0]
+        listing = list_inventory(SOURCE, env=dict(env, HTTPS_PROXY=proxy.url.replace('http://', 'http://user:pa%3Ass@'),
+                                                  NO_PROXY='example.invalid'))
+        tunnels = list(proxy.tunnels)
+    assert_seed(listing)
+    pve_host = env['PROXMOX_URL'].split('/')[2]
+    assert tunnels and {target for target, _auth in tunnels} == {pve_host}, (tunnels, hcloud_host)
+    assert {auth for _target, auth in tunnels} == {'Basic dXNlcjpwYTpzcw=='}  # user:pa:ss
+
+
+def _self_signed_ca_pem():
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'another CA')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.mark.parametrize('variable, expected', [
