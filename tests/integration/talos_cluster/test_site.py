@@ -131,6 +131,10 @@ def test_the_mesh_check_runs_alone_read_only(run_playbook, talos_lab, secrets_di
     assert run.rc == 0, failures(run)
     mesh = run_once_result(run, 'Check that every KubeSpan link between the nodes is up')
     assert mesh['healthy'] and mesh['counts']['pairs_up'] == 20 and total_changed(run) == 0
+    skipped = run_playbook(os.path.join(ROOT, 'playbooks', 'kubespan.yml'), '-e', '@' + LAB_VARS,
+                           '-e', 'talos_cluster_secrets_dir=' + secrets_dir, '-e', 'talos_cluster_kubespan_check=false',
+                           inventory=talos_lab.inventory)
+    assert skipped.rc == 0 and run_once_result(skipped, 'Check that every KubeSpan link between the nodes is up').get('skipped')
 
 
 def test_bootstrap_twice_is_a_no_op(run_playbook, talos_lab, secrets_dir, converged):
