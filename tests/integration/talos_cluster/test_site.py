@@ -126,11 +126,14 @@ def test_the_health_tag_runs_only_the_checks(run_playbook, talos_lab, secrets_di
 
 
 def test_the_mesh_check_runs_alone_read_only(run_playbook, talos_lab, secrets_dir, converged):
+    # Two readings 35 s apart: the lab refreshes the counters every 30 s, as Talos does.
     run = run_playbook(os.path.join(ROOT, 'playbooks', 'kubespan.yml'), '-e', '@' + LAB_VARS,
-                       '-e', 'talos_cluster_secrets_dir=' + secrets_dir, inventory=talos_lab.inventory)
+                       '-e', 'talos_cluster_secrets_dir=' + secrets_dir, '-e', 'talos_cluster_kubespan_samples=2',
+                       inventory=talos_lab.inventory)
     assert run.rc == 0, failures(run)
     mesh = run_once_result(run, 'Check that every KubeSpan link between the nodes is up')
     assert mesh['healthy'] and mesh['counts']['pairs_up'] == 20 and total_changed(run) == 0
+    assert mesh['duration'] >= 35 and all(p['receive_delta'] > 0 and p['transmit_delta'] > 0 for p in mesh['pairs'])
     skipped = run_playbook(os.path.join(ROOT, 'playbooks', 'kubespan.yml'), '-e', '@' + LAB_VARS,
                            '-e', 'talos_cluster_secrets_dir=' + secrets_dir, '-e', 'talos_cluster_kubespan_check=false',
                            inventory=talos_lab.inventory)
