@@ -68,4 +68,10 @@ def joined(sim, cluster, bootstrapped):
         members = bootstrapped.etcd_member_list().members
         return len(members) == 3 and all(m.hostname and m.client_urls for m in members)
     wait_for(three, 45, step=0.5, what='three etcd members')
+
+    # A member is listed as soon as it joins; its etcd service says Running a moment later.
+    def all_running():
+        return all(any(s.id == 'etcd' and s.state == 'Running' for s in cluster.client(sim.address(name)).service_list())
+                   for name in ('vps-0', 'vps-1', 'home-cp-0'))
+    wait_for(all_running, 45, step=0.5, what='etcd running on the three control planes')
     return bootstrapped
