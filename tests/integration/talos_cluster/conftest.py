@@ -59,7 +59,10 @@ def talos_lab(tmp_path_factory, request):
     prefix = getattr(request.module, 'LAB_PREFIX', 'tca-')
     state_dir = str(tmp_path_factory.mktemp('talos-lab'))
     env = dict(os.environ, LAB_STATE_DIR=state_dir, LAB_HCLOUD_PORT=str(_free_port()), LAB_PVE_PORT=str(_free_port()),
-               LAB_NETNS_PREFIX=prefix, LAB_TALOS_REMAP=REMAPS[prefix], LAB_TALOS_REBOOT_SECONDS='1')
+               LAB_NETNS_PREFIX=prefix, LAB_TALOS_REMAP=REMAPS[prefix], LAB_TALOS_REBOOT_SECONDS='1',
+               # Talos refreshes KubeSpan statuses every 30 s; 5 s keeps site.yml's wait for a fresh mesh short
+               # and puts a refresh between any two readings 35 s apart, even on a loaded machine.
+               LAB_TALOS_KUBESPAN_REFRESH='5')
     proc = lab_command('up', env=env, timeout=180)
     if proc.returncode != 0:
         lab_command('down', env=env)

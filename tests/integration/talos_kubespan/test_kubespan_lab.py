@@ -271,14 +271,15 @@ def test_a_delay_between_the_sites_slows_kubespan_and_the_mesh_stays_up(mesh, ru
     # Every KubeSpan packet between the sites waits 80 ms in the relay, each way; inside a site nothing changes.
     across = kubespan_rtt_ms(mesh, 'vps-0', 'home-cp-0')
     within = kubespan_rtt_ms(mesh, 'home-w-0', 'home-cp-0')
-    assert across >= 160 and across < 160 + 100, (before, across)
-    assert within < 40 and before < 40, (before, within)
+    # Bounds with room for a loaded machine: twice the delay would mean packets relayed twice.
+    assert 160 <= across < 300, (before, across)
+    assert within < 80 and before < 80, (before, within)
     assert len(_delay_relays()) == 1
     # A home line 80 ms away from Hetzner is a working mesh: every link stays up and passes.
     result = verify(mesh, run_playbook)
     assert result['healthy'] and result['counts']['pairs_ok'] == 20, result['summary']
     mesh.lab('heal')
-    assert _delay_relays() == [] and kubespan_rtt_ms(mesh, 'vps-0', 'home-cp-0') < 40
+    assert _delay_relays() == [] and kubespan_rtt_ms(mesh, 'vps-0', 'home-cp-0') < 80
     assert _read_sysctl('net/bridge/bridge-nf-call-iptables') == bridge_nf
     rules = subprocess.run(['ip', 'rule', 'show'], capture_output=True, text=True, check=True).stdout
     assert 'lookup %d' % routing_id(PREFIX) not in rules
