@@ -50,14 +50,24 @@ def _address(node, target):
     return target
 
 
+# One client context per OS CA: issuing a certificate for every forwarded call would only cost time.
+_CONTEXTS = {}
+
+
 def client_context(node):
     """TLS to another node's API as apid dials it: an os:impersonator certificate from the OS CA, the server
     verified against the OS CA. None on a worker, which has no OS CA key."""
     ca_crt, ca_key = node.os_ca()
     if ca_key is None:
         return None
+    if ca_crt not in _CONTEXTS:
+        _CONTEXTS[ca_crt] = _new_client_context(node, ca_crt, ca_key)
+    return _CONTEXTS[ca_crt]
+
+
+def _new_client_context(node, ca_crt, ca_key):
     cert, key = certs.issue(x509.load_pem_x509_certificate(ca_crt), certs.load_pem_key(ca_key), node.name, None,
-                            ExtendedKeyUsageOID.CLIENT_AUTH, organizations=(IMPERSONATOR,), days=1)
+                            ExtendedKeyUsageOID.CLIENT_AUTH, organizations=(IMPERSONATOR,), days=365)
     crt_pem, key_pem = certs.pem_pair(cert, key)
     crt_path, key_path = os.path.join(node.tls_dir, 'forward.crt'), os.path.join(node.tls_dir, 'forward.key')
     certs.write_private(crt_path, crt_pem)
