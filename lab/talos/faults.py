@@ -11,7 +11,7 @@ nodes that ``fault stop`` powered off.
 | ``cut`` | drop everything forwarded between the bridges, both ways |
 | ``drop-udp --from SITE`` | drop UDP 51820 forwarded from SITE to the other site (one way) |
 | ``netem [--delay MS] [--loss PCT]`` | loss: nftables drops that share of site-to-site packets; delay: the relay of delay.py |
-| ``nat [--forward NODE]`` | masquerade home -> vps behind the vps bridge's address; new connections vps -> home dropped except UDP 51820 to NODE |
+| ``nat [--forward NODE]`` | masquerade home -> vps behind the vps bridge's address, NODE excepted; new connections vps -> home dropped except 51820 to NODE |
 | ``closed --site SITE`` | drop new UDP 51820 towards SITE from the other site (a closed firewall; with ``nat``: both sides closed) |
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
 """
@@ -91,16 +91,26 @@ def closed(record, site):
 
 
 def nat(record, forward=None):
+    """Masquerade the home site; a port-forwarded node keeps one public endpoint both ways, its own address.
+
+    A forwarded node must not be masqueraded as well: a VPS node dialling it while one of its own flows is
+    masqueraded clashes in conntrack, the kernel then rewrites the VPS node's source port, and both ends
+    roam to endpoints that die with the fault (for Talos' 275 s, past any heal). A real router's port
+    forward is likewise one mapping, the same address and port in and out.
+    """
     vps, home = _bridge(record, 'vps'), _bridge(record, 'home')
-    lines = []
+    lines, masquerade = [], 'postrouting iifname "%s" oifname "%s" masquerade' % (home, vps)
     if forward:
         node = next((n for n in record['nodes'] if n['name'] == forward), None)
         if node is None or node['site'] != 'home':
             raise FaultError('%s is not a node of the home site' % forward)
         lines.append('forward iifname "%s" oifname "%s" ip daddr %s udp dport %d accept' % (vps, home, node['address'], PORT))
-    lines += ['forward iifname "%s" oifname "%s" ct state new drop' % (vps, home),
-              'postrouting iifname "%s" oifname "%s" masquerade' % (home, vps)]
+        masquerade = 'postrouting iifname "%s" oifname "%s" ip saddr != %s masquerade' % (home, vps, node['address'])
+    lines += ['forward iifname "%s" oifname "%s" ct state new drop' % (vps, home), masquerade]
     _rules(record, lines)
+    # Conntrack in the root namespace only runs while a table needs it, so flows the mesh already has may or
+    # may not be known here: forgetting them makes the NAT apply to every flow from its next packet on.
+    forget_flows(record)
 
 
 def _attr(kind, payload, nested=False):

@@ -292,7 +292,7 @@ links:
       description:
         - "Why it is broken: C(node_unreachable), C(unknown_to_discovery), C(no_kubespan_peer), C(one_way), C(no_endpoint),
           C(no_inbound_51820), C(handshake_failing), C(connecting), C(endpoint_rotating), C(stale_handshake), C(peer_down),
-          C(handshake_too_old) or C(traffic_stalled)."
+          C(handshake_too_old), C(nat_mapping_lost) or C(traffic_stalled)."
       type: str
     message:
       description: The explanation, naming the nodes, the evidence and what to check.

@@ -24,11 +24,12 @@ CONNECTING = 'connecting'
 ENDPOINT_ROTATING = 'endpoint_rotating'
 STALE_HANDSHAKE = 'stale_handshake'
 PEER_DOWN = 'peer_down'
+NAT_MAPPING_LOST = 'nat_mapping_lost'
 TRAFFIC_STALLED = 'traffic_stalled'
 
 REASONS = (NODE_UNREACHABLE, UNKNOWN_TO_DISCOVERY, NO_KUBESPAN_PEER, ONE_WAY, NO_ENDPOINT, NO_INBOUND_51820,
            HANDSHAKE_FAILING, CONNECTING, ENDPOINT_ROTATING, STALE_HANDSHAKE, PEER_DOWN, HANDSHAKE_TOO_OLD,
-           TRAFFIC_STALLED)
+           NAT_MAPPING_LOST, TRAFFIC_STALLED)
 
 # An endpoint change this recent, with no handshake since, is Talos still rotating through endpoints:
 # it moves on from a down peer at each 30 s refresh.
@@ -200,6 +201,29 @@ def _up_but_failing(a, b, ab, ba):
     if old:
         return HANDSHAKE_TOO_OLD, ('the link is up but %s: it rekeys too rarely, or is about to be declared down'
                                    % '; '.join(old))
+    roamed = [(viewer, peer, cell) for viewer, peer, cell in ((a, b, ab), (b, a, ba))
+              if NO_TRAFFIC in cell['failed'] and _roamed(cell)]
+    if roamed:
+        return NAT_MAPPING_LOST, _roamed_text(roamed)
     quiet = [p for cell in (ab, ba) for code, p in zip(cell['failed'], cell['problems']) if code == NO_TRAFFIC]
     return TRAFFIC_STALLED, ('the link is up but %s: not even WireGuard keepalives arrive, so the tunnel is probably '
                              'dead and Talos has not noticed yet' % '; '.join(quiet))
+
+
+def _roamed(cell):
+    """Whether WireGuard left the endpoint Talos set for an address it learnt from the peer's own packets.
+
+    WireGuard answers a peer wherever its packets come from (roaming): behind NAT, that is the router's
+    public address and port, which live only as long as the router's mapping.
+    """
+    endpoint, used = cell.get('endpoint'), cell.get('last_used_endpoint')
+    return bool(endpoint and used and endpoint != used)
+
+
+def _roamed_text(roamed):
+    sends = '; '.join('%s sends to %s at %s, learnt from its packets (Talos set %s)'
+                      % (viewer, peer, cell['endpoint'], cell['last_used_endpoint']) for viewer, peer, cell in roamed)
+    return ('the link is up but silent and %s: a NAT or firewall mapping that has expired or changed. Talos goes back '
+            'to the advertised endpoint only once the last handshake is %s old; forward UDP 51820 to the node behind '
+            'NAT so it keeps one public address and port, or reboot one of the two nodes to recover now'
+            % (sends, _seconds(PEER_DOWN_INTERVAL)))

@@ -23,10 +23,11 @@ def address(names, name):
     return '10.0.0.%d' % (names.index(name) + 1)
 
 
-def status(names, peer, state='up', handshake=20, change=600, used=True, rx=5000, tx=6000, endpoint=None):
+def status(names, peer, state='up', handshake=20, change=600, used=True, rx=5000, tx=6000, endpoint=None, roamed_to=None):
+    """``roamed_to``: WireGuard's current endpoint when it moved away from the one Talos set (NAT)."""
     endpoint = endpoint or '%s:51820' % address(names, peer)
-    return dict(id='pubkey-%s=' % peer, label=peer, endpoint=endpoint, state=state, receive_bytes=rx, transmit_bytes=tx,
-                last_handshake_time=ago(handshake), last_used_endpoint=endpoint if used else None,
+    return dict(id='pubkey-%s=' % peer, label=peer, endpoint=roamed_to or endpoint, state=state, receive_bytes=rx,
+                transmit_bytes=tx, last_handshake_time=ago(handshake), last_used_endpoint=endpoint if used else None,
                 last_endpoint_change=ago(change))
 
 

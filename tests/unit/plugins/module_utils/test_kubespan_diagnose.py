@@ -35,7 +35,7 @@ def test_a_healthy_link_has_no_diagnosis():
 
 
 def test_every_reason_code_is_listed_once():
-    assert len(set(diagnose.REASONS)) == len(diagnose.REASONS) == 13
+    assert len(set(diagnose.REASONS)) == len(diagnose.REASONS) == 14
 
 
 def test_a_stopped_node_is_unreachable_and_its_peers_see_it_down():
@@ -167,6 +167,32 @@ def test_traffic_stalled_on_an_up_link():
                                                   transmit_bytes=first[2]['peers'][0]['transmit_bytes'])})
     message = only_broken(verify(second, first), 'traffic_stalled')
     assert 'vps-cp-1 exchanged no traffic with home-cp-1 between the samples (received +0, sent +0 bytes)' in message
+
+
+def _silent_between_samples(first, *directions):
+    """Views for ``later`` that freeze the counters of these directions."""
+    peers = {(o['name'], p['label']): p for o in first for p in o.get('peers', ())}
+    return {d: dict(receive_bytes=peers[d]['receive_bytes'], transmit_bytes=peers[d]['transmit_bytes']) for d in directions}
+
+
+def test_a_silent_link_to_an_address_learnt_through_nat_is_a_lost_nat_mapping():
+    # vps-cp-1 answered home-cp-1 at the home router's address; the router forgot the mapping.
+    first = mesh(views={(A, B): dict(roamed_to='198.51.100.7:40312')})
+    second = later(first, 35, views=_silent_between_samples(first, (A, B), (B, A)))
+    message = only_broken(verify(second, first), 'nat_mapping_lost')
+    assert 'vps-cp-1 sends to home-cp-1 at 198.51.100.7:40312, learnt from its packets (Talos set 10.0.0.3:51820)' in message
+    assert 'only once the last handshake is 275 s old' in message and 'forward UDP 51820' in message
+
+
+def test_a_link_through_nat_that_passes_traffic_is_healthy():
+    first = mesh(views={(A, B): dict(roamed_to='198.51.100.7:40312')})
+    assert all(item['ok'] for item in verify(later(first, 35), first)['links'])
+
+
+def test_a_silent_link_whose_endpoints_are_the_advertised_ones_is_only_stalled():
+    first = mesh()
+    assert only_broken(verify(later(first, 35, views=_silent_between_samples(first, (A, B), (B, A))), first),
+                       'traffic_stalled')
 
 
 def test_cutting_the_site_link_reports_exactly_the_six_cross_site_links():
