@@ -45,6 +45,20 @@ class PlaybookRun:
     def result(self, task_name, host='localhost'):
         return self.results(task_name, host)[-1]
 
+    def failures(self):
+        """``host: task: msg`` of every failed or unreachable task result, for assertion messages."""
+        lines = []
+        for play in self.data.get('plays', []):
+            for task in play.get('tasks', []):
+                for host, result in task['hosts'].items():
+                    if result.get('failed') or result.get('unreachable'):
+                        lines.append('%s: %s: %s' % (host, task['task']['name'], str(result.get('msg'))[:1500]))
+        return lines
+
+    def __repr__(self):
+        # What pytest prints for a failed assertion on a run: the failed tasks say more than the JSON's first lines.
+        return 'PlaybookRun(rc=%s, failures=%s, stderr=%r)' % (self.rc, self.failures(), self.stderr[-1000:])
+
 
 def ansible_env(extra=None):
     env = dict(os.environ)
