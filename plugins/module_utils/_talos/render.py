@@ -193,10 +193,12 @@ def base_documents(spec, bundle):
                            'podSubnets': list(spec['pod_subnets']), 'serviceSubnets': list(spec['service_subnets'])},
                'token': secrets['bootstraptoken']}
     if controlplane:
+        # Both when the bundle has both (a cluster moved from aescbc to secretbox): the API server
+        # then encrypts with secretbox and still reads the Secrets written with aescbc.
+        if secrets.get('aescbcencryptionsecret'):
+            cluster['aescbcEncryptionSecret'] = secrets['aescbcencryptionsecret']
         if secrets.get('secretboxencryptionsecret'):
             cluster['secretboxEncryptionSecret'] = secrets['secretboxencryptionsecret']
-        else:
-            cluster['aescbcEncryptionSecret'] = secrets['aescbcencryptionsecret']
     cluster['ca'] = _pair(bundle, 'k8s', controlplane)
     if controlplane:
         cluster['aggregatorCA'] = _pair(bundle, 'k8saggregator', True)

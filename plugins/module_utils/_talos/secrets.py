@@ -7,7 +7,7 @@ The bundle is kept in Talos' own layout (``talosctl gen secrets``), so talosctl 
 we can read talosctl's::
 
     cluster: {id, secret}
-    secrets: {bootstraptoken, secretboxencryptionsecret | aescbcencryptionsecret}
+    secrets: {bootstraptoken, secretboxencryptionsecret and/or aescbcencryptionsecret}
     trustdinfo: {token}
     certs: {etcd, k8s, k8saggregator: {crt, key}, k8sserviceaccount: {key}, os: {crt, key}}
 
@@ -113,11 +113,18 @@ def check_bundle(bundle, source):
         if not TOKEN_RE.match(_field(bundle, path, source)):
             raise TalosConfigError('secrets bundle %s: %s is not a token of the form [a-z0-9]{6}.[a-z0-9]{16}.' % (source, path),
                                    code='bundle_invalid', field=path)
+    # Both are kept when both are there: `talosctl gen secrets --from-controlplane-config` copies both
+    # from a cluster that moved from aescbc to secretbox, and its API server needs both (secretbox to
+    # write, aescbc to read the older Secrets). Neither is refused with the reason of Talos' own
+    # Bundle.Validate (generate/secrets/bundle.go@v1.13.9): it would leave Secrets unencrypted at rest.
     secretbox = _field(bundle, 'secrets.secretboxencryptionsecret', source, required=False)
     aescbc = _field(bundle, 'secrets.aescbcencryptionsecret', source, required=False)
-    if bool(secretbox) == bool(aescbc):
-        raise TalosConfigError('secrets bundle %s must have exactly one of secrets.secretboxencryptionsecret and '
-                               'secrets.aescbcencryptionsecret.' % source, code='bundle_invalid')
+    if not (secretbox or aescbc):
+        raise TalosConfigError('secrets bundle %s has no Kubernetes encryption secret: one of '
+                               '[secrets.secretboxencryptionsecret, secrets.aescbcencryptionsecret] is required; add '
+                               'secrets.secretboxencryptionsecret (base64 of 32 random bytes), the API server still reads '
+                               'the Secrets written without it.' % source, code='bundle_incomplete',
+                               field='secrets.secretboxencryptionsecret')
     for name in CA_NAMES:
         crt = decode_pem(_field(bundle, 'certs.%s.crt' % name, source), 'certs.%s.crt' % name, source)
         key = decode_pem(_field(bundle, 'certs.%s.key' % name, source), 'certs.%s.key' % name, source)
@@ -167,6 +174,11 @@ def bundle_from_machineconfig(data, source):
         bundle['secrets']['secretboxencryptionsecret'] = cluster['secretboxEncryptionSecret']
     if cluster.get('aescbcEncryptionSecret'):
         bundle['secrets']['aescbcencryptionsecret'] = cluster['aescbcEncryptionSecret']
+    if len(bundle['secrets']) == 1:
+        raise TalosConfigError('machine config %s has neither cluster.secretboxEncryptionSecret nor '
+                               'cluster.aescbcEncryptionSecret, and Talos refuses a secrets bundle without one: adopt '
+                               'a bundle (adopt_from) that adds secrets.secretboxencryptionsecret (base64 of 32 random '
+                               'bytes) instead.' % source, code='bundle_incomplete')
     names = {'cluster.id': 'cluster.id', 'cluster.secret': 'cluster.secret', 'secrets.bootstraptoken': 'cluster.token',
              'trustdinfo.token': 'machine.token', 'certs.os': 'machine.ca', 'certs.k8s': 'cluster.ca',
              'certs.etcd': 'cluster.etcd.ca', 'certs.k8saggregator': 'cluster.aggregatorCA',

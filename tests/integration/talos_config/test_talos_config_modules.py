@@ -112,6 +112,35 @@ def test_rebuilding_the_bundle_from_a_control_plane_config_adopts_the_cluster(ru
         assert secrets.bundles_equal(yaml.safe_load(left), yaml.safe_load(right))
 
 
+def test_a_cluster_with_both_encryption_secrets_is_adopted_with_both(run_playbook, tmp_path):
+    """A cluster moved from aescbc to secretbox keeps both keys (Talos' API server reads old Secrets with aescbc)."""
+    with open(os.path.join(ORACLES, 'v1.9.6', 'fixtures', 'decoder', 'controlplane.yaml'), 'rb') as handle:
+        config = yaml.safe_load(handle)
+    config['cluster']['secretboxEncryptionSecret'] = base64.b64encode(b'secretbox-key-0123456789abcdefgh').decode()
+    source = str(tmp_path / 'orig' / 'cp.yaml')
+    os.makedirs(os.path.dirname(source), mode=0o700)
+    with open(source, 'w') as handle:
+        yaml.safe_dump(config, handle)
+    os.chmod(source, 0o600)
+    bundle = str(tmp_path / 'secrets' / 'secrets.yaml')
+    cp = str(tmp_path / 'out' / 'cp.yaml')
+    tasks = [secrets_task(bundle, adopt_from_machineconfig=source),
+             config_task('controlplane', bundle, cp, 'controlplane', hostname='vps-0')]
+    run = run_playbook(play(*tasks))
+    assert run.rc == 0, run.stdout[-3000:]
+    with open(bundle, 'rb') as handle:
+        adopted = yaml.safe_load(handle)['secrets']
+    assert adopted['aescbcencryptionsecret'] == config['cluster']['aescbcEncryptionSecret']
+    assert adopted['secretboxencryptionsecret'] == config['cluster']['secretboxEncryptionSecret']
+    with open(cp, 'rb') as handle:
+        rendered = yaml.safe_load(handle)['cluster']
+    for key in ('aescbcEncryptionSecret', 'secretboxEncryptionSecret'):
+        assert rendered[key] == config['cluster'][key]
+    assert config['cluster']['aescbcEncryptionSecret'] not in run.stdout
+    again = run_playbook(play(*tasks))
+    assert again.rc == 0 and again.changed() == 0, again.stdout[-3000:]
+
+
 def test_an_existing_bundle_is_never_overwritten_by_another(run_playbook, tmp_path):
     bundle = str(tmp_path / 'secrets' / 'secrets.yaml')
     assert run_playbook(play(secrets_task(bundle))).rc == 0
@@ -211,6 +240,7 @@ def canary_bundle(path):
     bundle['secrets']['bootstraptoken'] = 'canary.bootstrapcanary1'
     bundle['trustdinfo']['token'] = 'canary.trustdcanary0001'
     bundle['secrets']['secretboxencryptionsecret'] = base64.b64encode(b'CANARY-secretbox-secret-01234567').decode()
+    bundle['secrets']['aescbcencryptionsecret'] = base64.b64encode(b'CANARY-aescbc-secret-0123456789a').decode()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with open(path, 'w') as handle:
         yaml.safe_dump(bundle, handle)
@@ -239,7 +269,8 @@ def test_no_secret_value_appears_in_any_output_even_at_vvvv(run_playbook, tmp_pa
     with open(out + '/talosconfig', 'rb') as handle:
         client_key = yaml.safe_load(handle)['contexts']['talos']['key']
     planted = secrets.secret_values(bundle) | {client_key, base64.b64decode(client_key).decode().strip()}
-    planted |= {'canary.bootstrapcanary1', 'canary.trustdcanary0001', 'CANARY-cluster-secret', 'CANARY-secretbox'}
+    planted |= {'canary.bootstrapcanary1', 'canary.trustdcanary0001', 'CANARY-cluster-secret', 'CANARY-secretbox',
+                'CANARY-aescbc'}
     leaked = sorted(value[:24] for value in planted if value in output)
     assert not leaked, 'secret values in the output: %s' % leaked
     assert '<redacted>' in output and 'changed=' in output  # the diffs were shown, redacted
