@@ -34,30 +34,46 @@ def known_contracts():
     return ', '.join('v%d.%d' % key for key in sorted(CONTRACTS))
 
 
+def accepted_contracts(node):
+    """Our contracts a node running Talos ``node`` (major, minor, patch) accepts: every one not newer
+    than its minor version, as Talos keeps reading older config documents."""
+    return sorted(known for known in CONTRACTS if known <= node[:2])
+
+
+def _accepted_advice(node):
+    """Which of our contracts the node accepts, and the one to use."""
+    accepted = accepted_contracts(node)
+    if not accepted:
+        return 'the node accepts none of %s' % known_contracts()
+    names = ', '.join(contract_name(key) for key in accepted)
+    return 'the node accepts %s (Talos keeps reading older config documents): use contract %s' % (
+        names, contract_name(accepted[-1]))
+
+
 def resolve_contract(contract, talos_version):
     """Pick and check the contract for a node running ``talos_version``.
 
     Without ``contract`` the newest known contract the node accepts is used. Raises when the contract is unknown
-    or newer than the node.
+    or newer than the node; the message names the contract to use instead.
     """
     node = parse_version(talos_version) if talos_version else None
     if contract:
         key = parse_version(contract, 'config contract')[:2]
     elif node:
-        older = [known for known in CONTRACTS if known <= node[:2]]
-        if not older:
+        if not accepted_contracts(node):
             raise TalosConfigError('Talos v%d.%d.%d is older than every contract this collection renders (%s).'
                                    % (node + (known_contracts(),)), code='unknown_contract')
-        key = max(older)
+        key = accepted_contracts(node)[-1]
     else:
         raise TalosConfigError('give talos_version (the version the node runs) or contract.', code='bad_version')
     if key not in CONTRACTS:
-        raise TalosConfigError('config contract v%d.%d is unknown: this collection renders %s.'
-                               % (key + (known_contracts(),)), code='unknown_contract')
+        advice = '; Talos v%d.%d.%d on %s' % (node + (_accepted_advice(node),)) if node else ''
+        raise TalosConfigError('config contract v%d.%d is unknown: this collection renders %s%s.'
+                               % (key + (known_contracts(), advice)), code='unknown_contract')
     if node and key > node[:2]:
         raise TalosConfigError('config contract v%d.%d is newer than Talos v%d.%d.%d on the node, which would reject '
-                               'the config with "unknown keys found during decoding": use contract v%d.%d or older.'
-                               % (key + node + node[:2]), code='contract_too_new')
+                               'the config with "unknown keys found during decoding"; %s.'
+                               % (key + node + (_accepted_advice(node),)), code='contract_too_new')
     return key
 
 

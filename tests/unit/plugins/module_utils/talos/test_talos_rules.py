@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import render as tr
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.contracts import resolve_contract
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
 
 V19, V113 = (1, 9), (1, 13)
@@ -82,3 +83,34 @@ def test_a_control_plane_config_without_an_encryption_secret_is_not_adopted(bund
     with pytest.raises(TalosConfigError, match='has neither cluster.secretboxEncryptionSecret nor '
                                                'cluster.aescbcEncryptionSecret'):
         secrets.bundle_from_machineconfig(text, 'old.yaml')
+
+
+# --- which contract a node accepts ------------------------------------------------------------------
+# A node rejects keys it does not know (configloader/internal/decoder/decoder_test.go@v1.9.6,
+# "unknown keys found during decoding") and keeps reading the documents of older releases.
+
+ACCEPTS = 'Talos keeps reading older config documents'
+CONTRACT_CHOICES = [
+    (None, 'v1.9.6', (1, 9)),
+    (None, 'v1.12.3', (1, 9)),
+    (None, 'v1.13.0', (1, 13)),
+    (None, 'v1.14.2', (1, 13)),
+    ('v1.13', 'v1.12.3', 'config contract v1.13 is newer than Talos v1.12.3 on the node, which would reject the config '
+                         'with "unknown keys found during decoding"; the node accepts v1.9 (%s): use contract v1.9.' % ACCEPTS),
+    ('v1.12', 'v1.12.3', 'config contract v1.12 is unknown: this collection renders v1.9, v1.13; Talos v1.12.3 on the '
+                         'node accepts v1.9 (%s): use contract v1.9.' % ACCEPTS),
+    ('v1.14', 'v1.14.2', 'config contract v1.14 is unknown: this collection renders v1.9, v1.13; Talos v1.14.2 on the '
+                         'node accepts v1.9, v1.13 (%s): use contract v1.13.' % ACCEPTS),
+    ('v1.9', 'v1.8.4', 'config contract v1.9 is newer than Talos v1.8.4 on the node, which would reject the config '
+                       'with "unknown keys found during decoding"; the node accepts none of v1.9, v1.13.'),
+]
+
+
+@pytest.mark.parametrize('contract, talos_version, expected', CONTRACT_CHOICES)
+def test_the_contract_named_is_one_we_render_and_the_node_accepts(contract, talos_version, expected):
+    if isinstance(expected, tuple):
+        assert resolve_contract(contract, talos_version) == expected
+        return
+    with pytest.raises(TalosConfigError) as caught:
+        resolve_contract(contract, talos_version)
+    assert str(caught.value) == expected
