@@ -31,7 +31,8 @@ ALWAYS = {
 }
 
 
-def _resolve(schema, defs):
+def resolve(schema, defs):
+    """The schema node behind ``$ref`` (an empty one when there is none)."""
     while isinstance(schema, dict) and '$ref' in schema:
         schema = defs[schema['$ref'].rsplit('/', 1)[-1]]
     return schema if isinstance(schema, dict) else {}
@@ -41,7 +42,8 @@ def _is_struct(schema):
     return 'properties' in schema
 
 
-def _map_values_schema(schema):
+def map_values_schema(schema):
+    """The schema of the values of a map-typed object, or None for a struct or an unstructured object."""
     patterns = schema.get('patternProperties')
     if patterns:
         return next(iter(patterns.values()))
@@ -50,14 +52,14 @@ def _map_values_schema(schema):
 
 
 def _walk(node, schema, defs, path):
-    schema = _resolve(schema, defs)
+    schema = resolve(schema, defs)
     always = ALWAYS.get(path, {})
     if not isinstance(node, dict):
         return
     props = schema.get('properties', {})
     for key in list(node):
         value = node[key]
-        sub = _resolve(props.get(key), defs) if key in props else None
+        sub = resolve(props.get(key), defs) if key in props else None
         if sub is None:
             continue
         if key in always:
@@ -74,7 +76,7 @@ def _walk(node, schema, defs, path):
             if _is_struct(sub):
                 _walk(value, sub, defs, child_path)
             else:
-                values_schema = _map_values_schema(sub)
+                values_schema = map_values_schema(sub)
                 if values_schema is not None:
                     for element in value.values():
                         _walk(element, values_schema, defs, child_path + (_STAR,))

@@ -6,12 +6,12 @@
 Strategic merge follows Talos' merge rules on plain data instead of Go types:
 - a scalar in the patch overrides, except an empty string, a zero number or null (Go "zero values"
   are not merged); ``false`` always overrides;
-- mappings merge key by key, lists append, except the lists Talos replaces
-  (``cluster.network.podSubnets``/``serviceSubnets``, ``cluster.apiServer.auditPolicy``) and the
-  lists Talos merges on a key (``machine.network.interfaces`` on ``interface``/``deviceSelector``,
-  their ``vlans`` on ``vlanId``, an ExtensionServiceConfig's ``configFiles`` on ``mountPath``);
+- mappings merge key by key, lists append, except the fields a contract's :class:`MergeRules`
+  (``merge_rules.py``) name: lists replaced whole, lists merged on a key, and (from contract v1.13)
+  ``extraArgs`` maps whose keys are replaced whole;
 - ``$patch: delete`` removes a key, a list element (matched on the element's first other key) or a
-  whole named document; deletions of a patch document apply before its merge;
+  whole named document; deletions of a patch document apply before its merge; a key that is not
+  there fails with Talos' "lookup failed", except an unset field of a Go struct (Talos zeroes it);
 - documents match on ``apiVersion`` + ``kind`` (+ ``name``); the legacy ``v1alpha1`` document has no
   kind; an unmatched patch document is appended.
 RFC 6902 patches apply to single-document configs only, as in Talos.
@@ -29,22 +29,6 @@ from .yamlio import load_documents
 LEGACY = ('v1alpha1', '', '')  # identity of the v1alpha1 document, which has `version` and no kind
 MULTIDOC_JSONPATCH = 'JSON6902 patches are not supported for multi-document machine configuration'
 JSON_PATCH_OPS = ('add', 'remove', 'replace', 'move', 'copy', 'test')
-
-# Per document identity (apiVersion, kind): paths (with '*' for list elements) and their rule.
-_REPLACE = {
-    LEGACY[:2]: {
-        ('cluster', 'network', 'podSubnets'),
-        ('cluster', 'network', 'serviceSubnets'),
-        ('cluster', 'apiServer', 'auditPolicy'),
-    },
-}
-_MERGE_KEYS = {
-    LEGACY[:2]: {
-        ('machine', 'network', 'interfaces'): ('interface', 'deviceSelector'),
-        ('machine', 'network', 'interfaces', '*', 'vlans'): ('vlanId',),
-    },
-    ('v1alpha1', 'ExtensionServiceConfig'): {('configFiles',): ('mountPath',)},
-}
 
 
 class Patch:
@@ -125,11 +109,12 @@ def _check_operations(operations, label):
 
 # --- applying --------------------------------------------------------------------------------------
 
-def apply_patches(docs, patches, normalise=None):
+def apply_patches(docs, patches, rules, normalise=None):
     """Apply patches in order to a list of documents (copied, never changed in place).
 
-    ``normalise(docs)`` re-shapes documents the way Talos re-encodes them; it runs before every
-    RFC 6902 patch (Talos applies those to the encoded bytes) and at the end.
+    ``rules`` are the contract's :class:`~.merge_rules.MergeRules`. ``normalise(docs)`` re-shapes
+    documents the way Talos re-encodes them; it runs before every RFC 6902 patch (Talos applies those
+    to the encoded bytes) and at the end.
     """
     docs = copy.deepcopy(docs)
     for patch in patches:
@@ -142,11 +127,11 @@ def apply_patches(docs, patches, normalise=None):
         else:
             for index, doc in enumerate(patch.documents):
                 where = patch.label if len(patch.documents) == 1 else '%s document %d' % (patch.label, index + 1)
-                docs = _strategic(docs, copy.deepcopy(doc), where)
+                docs = _strategic(docs, copy.deepcopy(doc), where, rules)
     return normalise(docs) if normalise else docs
 
 
-def _strategic(docs, patch_doc, where):
+def _strategic(docs, patch_doc, where, rules):
     ident = identity(patch_doc)
     deletes = []
     if _extract_deletes(patch_doc, [], 'doc', deletes, where):
@@ -154,12 +139,12 @@ def _strategic(docs, patch_doc, where):
     elif ident == LEGACY and set(patch_doc) <= {'version'}:
         patch_doc = None
     for path, key, value in deletes:
-        _apply_delete(docs, ident, path, key, value, where)
+        _apply_delete(docs, ident, path, key, value, where, rules)
     if patch_doc is None:
         return [doc for doc in docs if doc is not None]
     for index, doc in enumerate(docs):
         if doc is not None and identity(doc) == ident:
-            docs[index] = _merge(doc, patch_doc, (), ident[:2], where)
+            docs[index] = _merge(doc, patch_doc, (), ident[:2], where, rules)
             break
     else:
         docs.append(patch_doc)
@@ -214,7 +199,7 @@ def _dotted(path):
     return '.'.join(path) if path else '(document root)'
 
 
-def _apply_delete(docs, ident, path, key, value, where):
+def _apply_delete(docs, ident, path, key, value, where, rules):
     for index, doc in enumerate(docs):
         if doc is not None and identity(doc) == ident:
             break
@@ -245,38 +230,47 @@ def _apply_delete(docs, ident, path, key, value, where):
                 return
         raise TalosConfigError('%s: cannot delete the element of %s whose %s is %s: there is none (lookup failed).'
                                % (where, _dotted(path[:-1]), key, json.dumps(value)), code='patch_bad_path')
-    if isinstance(node, dict):
-        node.pop(last, None)  # deleting an unset field is a no-op, as for a Go struct field
+    if not isinstance(node, dict):
+        raise TalosConfigError('%s: cannot delete %s: its parent is not a mapping.' % (where, _dotted(path)), code='patch_bad_path')
+    # Talos zeroes a Go struct field, set or not; from a map (or a field it does not know) it deletes
+    # only a key that is there, else "lookup failed" (configloader/internal/decoder/selector.go).
+    fields = rules.struct_fields(ident[:2], path[:-1])
+    if fields is not None and last in fields:
+        node.pop(last, None)
         return
-    raise TalosConfigError('%s: cannot delete %s: its parent is not a mapping.' % (where, _dotted(path)), code='patch_bad_path')
+    if last not in node:
+        what = 'key' if fields is None else 'field'
+        raise TalosConfigError('%s: cannot delete %s in the %s: %s has no %s %s (lookup failed).'
+                               % (where, _dotted(path), describe(ident), _dotted(path[:-1]), what, last),
+                               code='patch_bad_path')
+    del node[last]
 
 
-def _merge(left, right, path, kind, where):
+def _merge(left, right, path, kind, where, rules):
     if right is None:
         return left
-    if path in _REPLACE.get(kind, ()):
+    if left is None or rules.replaced(kind, path):
         return right
     if isinstance(right, dict):
-        if left is None:
-            return right
         if not isinstance(left, dict):
             raise _mismatch(where, path, left, right)
+        if rules.is_args(kind, path):
+            left.update(_args(right))
+            return left
         for key, value in right.items():
+            child = path + (key,)
             current = left.get(key)
-            if current is None:
-                if value is not None:
-                    left[key] = value
-            else:
-                left[key] = _merge(current, value, path + (key,), kind, where)
+            if current is not None:
+                left[key] = _merge(current, value, child, kind, where, rules)
+            elif value is not None:
+                left[key] = _new_field(value, child, kind, where, rules)
         return left
     if isinstance(right, list):
-        if left is None:
-            return right
         if not isinstance(left, list):
             raise _mismatch(where, path, left, right)
-        keys = _MERGE_KEYS.get(kind, {}).get(path)
-        if keys:
-            return _merge_keyed(left, right, keys, path, kind, where)
+        keyed = rules.keyed(kind, path)
+        if keyed:
+            return _merge_keyed(left, right, keyed, path, kind, where, rules)
         return left + right
     if isinstance(left, (dict, list)):
         raise _mismatch(where, path, left, right)
@@ -285,19 +279,31 @@ def _merge(left, right, path, kind, where):
     return left
 
 
-def _merge_keyed(left, right, keys, path, kind, where):
+def _new_field(value, path, kind, where, rules):
+    """The value of a field the config does not have yet: the patch's own, but a keyed list still goes
+    through its Merge (Talos calls it on the empty list when the parent exists), so the same item
+    twice in one patch ends up once, and empty extraArgs values become "" as Talos decodes them."""
+    keyed = rules.keyed(kind, path)
+    if keyed and isinstance(value, list):
+        return _merge_keyed([], value, keyed, path, kind, where, rules)
+    if isinstance(value, dict) and rules.is_args(kind, path):
+        return _args(value)
+    return value
+
+
+def _args(values):
+    """A v1alpha1.Args patch (contract v1.13 on): every key replaces whole; null decodes as ""."""
+    return {key: '' if value is None else value for key, value in values.items()}
+
+
+def _merge_keyed(left, right, keyed, path, kind, where, rules):
     element_path = path + ('*',)
     for item in right:
-        match = None
-        if isinstance(item, dict):
-            for key in keys:
-                if item.get(key) not in (None, '', {}):
-                    match = next((e for e in left if isinstance(e, dict) and e.get(key) == item[key]), None)
-                    break
+        match = keyed.find(left, item) if isinstance(item, dict) else None
         if match is None:
             left.append(item)
         else:
-            _merge(match, item, element_path, kind, where)
+            _merge(match, item, element_path, kind, where, rules)
     return left
 
 

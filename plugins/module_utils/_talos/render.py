@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 
 from .contracts import CONTRACTS, contract_name, parse_version, resolve_contract
 from .errors import TalosConfigError
+from .merge_rules import MergeRules
 from .normalise import normalise_documents
 from .patch import LEGACY, apply_patches, identity, load_patch
 from .schema import load_schema
 from .secrets import TOKEN_RE
+from .validation import check_documents
 from .yamlio import dump_documents
 
 ROLES = ('controlplane', 'worker')
@@ -297,9 +299,10 @@ def render(spec, bundle):
     contract = spec['contract_key']
     schema = load_schema(contract, spec['schema_dir'])
     patches = load_patches(spec)
-    docs = apply_patches(base_documents(spec, bundle), patches,
+    docs = apply_patches(base_documents(spec, bundle), patches, MergeRules(contract, schema),
                          normalise=lambda items: normalise_documents(items, schema.schema))
     schema.validate(docs, contract)
+    check_documents(docs)
     check_mandatory(docs, spec)
     mtu = spec['underlay_mtu'] - KUBESPAN_OVERHEAD
     return Rendered(docs, dump_documents(docs), contract_name(contract), mtu)
@@ -312,4 +315,5 @@ def validate_text(text, contract, schema_dir=None, what='config'):
     docs = load_documents(text, what)
     schema = load_schema(contract, schema_dir)
     schema.validate(docs, contract)
+    check_documents(docs)
     return docs

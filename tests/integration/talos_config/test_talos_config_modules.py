@@ -141,6 +141,31 @@ def test_a_cluster_with_both_encryption_secrets_is_adopted_with_both(run_playboo
     assert again.rc == 0 and again.changed() == 0, again.stdout[-3000:]
 
 
+OPEN_APID = {'apiVersion': 'v1alpha1', 'kind': 'NetworkRuleConfig', 'name': 'apid-ingress',
+             'portSelector': {'ports': [50000], 'protocol': 'tcp'}, 'ingress': [{'subnet': '0.0.0.0/0'}]}
+
+
+@pytest.mark.parametrize('talos_version', ['v1.9.6', 'v1.13.9'])
+def test_a_node_patch_narrows_a_firewall_rule_and_overlapping_ports_are_refused(run_playbook, tmp_path, talos_version):
+    bundle = copy_private(FIXTURE_SECRETS, str(tmp_path / 's' / 'b.yaml'))
+    narrow = dict(OPEN_APID, ingress=[{'subnet': '10.0.0.0/16'}])
+    del narrow['portSelector']
+    dest = str(tmp_path / 'w.yaml')
+    run = run_playbook(play(config_task('render', bundle, dest, 'worker', talos_version=talos_version,
+                                        cluster_patches=[OPEN_APID], node_patches=[narrow])))
+    assert run.rc == 0, run.stdout[-3000:]
+    with open(dest) as handle:
+        rule = [doc for doc in yaml.safe_load_all(handle) if doc.get('kind') == 'NetworkRuleConfig'][0]
+    assert rule['ingress'] == [{'subnet': '10.0.0.0/16'}] and rule['portSelector']['ports'] == [50000]
+    overlapping = dict(OPEN_APID, portSelector={'ports': ['50000-50010', 50005], 'protocol': 'tcp'})
+    refused = str(tmp_path / 'refused.yaml')
+    failed = run_playbook(play(config_task('render', bundle, refused, 'worker', talos_version=talos_version,
+                                           node_patches=[overlapping])))
+    assert failed.rc != 0 and not os.path.exists(refused)
+    assert ('(NetworkRuleConfig v1alpha1/apid-ingress) is refused by Talos: invalid port range: 50005-50005, '
+            'overlaps with 50000-50010.') in failed.result('render')['msg']
+
+
 def test_an_existing_bundle_is_never_overwritten_by_another(run_playbook, tmp_path):
     bundle = str(tmp_path / 'secrets' / 'secrets.yaml')
     assert run_playbook(play(secrets_task(bundle))).rc == 0

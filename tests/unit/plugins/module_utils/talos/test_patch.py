@@ -5,6 +5,7 @@ import yaml
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import patch as tp
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.contracts import resolve_contract
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.merge_rules import MergeRules
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.normalise import normalise_documents
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.schema import load_schema
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.yamlio import dump_documents, load_documents
@@ -29,10 +30,14 @@ def normaliser():
     return lambda docs: normalise_documents(docs, schema)
 
 
+def v1_9_rules():
+    return MergeRules((1, 9), load_schema((1, 9)))
+
+
 def run(config, patches):
     docs = load_documents(read_fixture('configpatcher', config), config)
     loaded = [tp.load_patch('@' + fixture_path('configpatcher', name), name) for name in patches]
-    return tp.apply_patches(docs, loaded, normalise=normaliser())
+    return tp.apply_patches(docs, loaded, v1_9_rules(), normalise=normaliser())
 
 
 @pytest.mark.parametrize('case', sorted(CASES))
@@ -68,13 +73,13 @@ def test_deleting_a_key_under_a_missing_parent_fails_with_lookup_failed():
     docs = [{'version': 'v1alpha1', 'machine': {'type': 'worker'}}]
     patch = tp.load_patch('machine:\n  network:\n    hostname:\n      $patch: delete\n', 'node patch 1')
     with pytest.raises(TalosConfigError, match=r'machine\.network does not exist \(lookup failed\)'):
-        tp.apply_patches(docs, [patch])
+        tp.apply_patches(docs, [patch], v1_9_rules())
 
 
 def test_strategic_merge_zero_values_do_not_override_but_false_does():
     docs = [{'version': 'v1alpha1', 'machine': {'network': {'hostname': 'a'}, 'features': {'rbac': True}}}]
     patch = tp.load_patch({'machine': {'network': {'hostname': ''}, 'features': {'rbac': False}}}, 'p')
-    result = tp.apply_patches(docs, [patch])
+    result = tp.apply_patches(docs, [patch], v1_9_rules())
     assert result[0]['machine'] == {'network': {'hostname': 'a'}, 'features': {'rbac': False}}
 
 
@@ -82,7 +87,7 @@ def test_subnets_are_replaced_and_other_lists_appended():
     docs = [{'version': 'v1alpha1', 'machine': {'certSANs': ['a']},
              'cluster': {'network': {'podSubnets': ['10.244.0.0/16'], 'serviceSubnets': ['10.96.0.0/12']}}}]
     patch = tp.load_patch({'machine': {'certSANs': ['b']}, 'cluster': {'network': {'podSubnets': ['10.42.0.0/16']}}}, 'p')
-    result = tp.apply_patches(docs, [patch])[0]
+    result = tp.apply_patches(docs, [patch], v1_9_rules())[0]
     assert result['machine']['certSANs'] == ['a', 'b']
     assert result['cluster']['network'] == {'podSubnets': ['10.42.0.0/16'], 'serviceSubnets': ['10.96.0.0/12']}
 
@@ -91,7 +96,7 @@ def test_interfaces_merge_on_device_selector():
     selector = {'hardwareAddr': 'aa:bb:*'}
     docs = [{'version': 'v1alpha1', 'machine': {'network': {'interfaces': [{'deviceSelector': selector, 'dhcp': True}]}}}]
     patch = tp.load_patch({'machine': {'network': {'interfaces': [{'deviceSelector': dict(selector), 'mtu': 1450}]}}}, 'p')
-    result = tp.apply_patches(docs, [patch])[0]
+    result = tp.apply_patches(docs, [patch], v1_9_rules())[0]
     assert result['machine']['network']['interfaces'] == [{'deviceSelector': selector, 'dhcp': True, 'mtu': 1450}]
 
 
@@ -99,7 +104,7 @@ def test_unmatched_document_is_appended_and_named_documents_match_by_name():
     docs = [{'version': 'v1alpha1'}, {'apiVersion': 'v1alpha1', 'kind': 'ExtensionServiceConfig', 'name': 'a',
                                       'environment': ['X=1']}]
     patch = tp.load_patch('apiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: b\nenvironment: [Y=2]\n', 'p')
-    result = tp.apply_patches(docs, [patch])
+    result = tp.apply_patches(docs, [patch], v1_9_rules())
     assert [d.get('name') for d in result] == [None, 'a', 'b']
 
 
@@ -114,18 +119,18 @@ def test_rfc6902_operations_follow_the_rfc():
         {'op': 'remove', 'path': '/machine/certSANs/3'},
         {'op': 'replace', 'path': '/machine/env/B', 'value': '2'},
     ]
-    result = tp.apply_patches(docs, [tp.load_patch(ops, 'p')])[0]
+    result = tp.apply_patches(docs, [tp.load_patch(ops, 'p')], v1_9_rules())[0]
     assert result['machine'] == {'certSANs': ['a', 'b', 'c'], 'env': {'B': '2', 'a/b': '1'}}
 
 
 def test_rfc6902_test_failure_and_missing_paths_are_errors():
     docs = [{'version': 'v1alpha1', 'machine': {'certSANs': ['a']}}]
     with pytest.raises(TalosConfigError, match='the test failed'):
-        tp.apply_patches(docs, [tp.load_patch([{'op': 'test', 'path': '/machine/certSANs/0', 'value': 'z'}], 'p')])
+        tp.apply_patches(docs, [tp.load_patch([{'op': 'test', 'path': '/machine/certSANs/0', 'value': 'z'}], 'p')], v1_9_rules())
     with pytest.raises(TalosConfigError, match='path /machine/nothing does not exist'):
-        tp.apply_patches(docs, [tp.load_patch([{'op': 'remove', 'path': '/machine/nothing'}], 'p')])
+        tp.apply_patches(docs, [tp.load_patch([{'op': 'remove', 'path': '/machine/nothing'}], 'p')], v1_9_rules())
     with pytest.raises(TalosConfigError, match='list index 5 is out of range'):
-        tp.apply_patches(docs, [tp.load_patch([{'op': 'add', 'path': '/machine/certSANs/5', 'value': 'x'}], 'p')])
+        tp.apply_patches(docs, [tp.load_patch([{'op': 'add', 'path': '/machine/certSANs/5', 'value': 'x'}], 'p')], v1_9_rules())
 
 
 def test_yaml_is_read_as_talos_reads_it():
