@@ -213,8 +213,8 @@ def test_a_list_extra_arg_replaces_the_rendered_one_from_v1_13_and_is_refused_be
     base = {'machine': {'kubelet': {'extraArgs': {'feature-gates': ['A=true'], 'max-pods': '250'}}}}
     change = {'machine': {'kubelet': {'extraArgs': {'feature-gates': ['B=true', 'C=false'], 'max-pods': ''}}}}
     docs = render(bundle, V113, cluster_patches=[base], node_patches=[change])
-    assert document(docs, 'v1alpha1')['machine']['kubelet']['extraArgs'] == {'feature-gates': ['B=true', 'C=false'],
-                                                                           'max-pods': ''}
+    kubelet = document(docs, 'v1alpha1')['machine']['kubelet']
+    assert kubelet['extraArgs'] == {'feature-gates': ['B=true', 'C=false'], 'max-pods': ''}
     with pytest.raises(TalosConfigError, match=r'machine\.kubelet\.extraArgs\.feature-gates'):
         render(bundle, V19, node_patches=[base])
 
