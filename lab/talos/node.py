@@ -63,6 +63,7 @@ async def run(config):
     node.kubespan = kubespan.Manager(node)  # WireGuard when the config enables KubeSpan (kubespan.py)
     mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
     stop = asyncio.Event()
+    node.power_off = stop.set  # a reset without reboot ends the process, as the machine powers off
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
