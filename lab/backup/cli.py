@@ -70,7 +70,7 @@ def up(args):
     os.chmod(identity, 0o600)
     recipient = subprocess.run(['age-keygen', '-y', identity], check=True, capture_output=True, text=True).stdout.strip()
     user, password = 'lab', secrets.token_urlsafe(18)
-    obscured = subprocess.run(['rclone', 'obscure', password], check=True, capture_output=True, text=True).stdout.strip()
+    obscured = subprocess.run(['rclone', 'obscure', '-'], input=password, check=True, capture_output=True, text=True).stdout.strip()
     rclone_config = os.path.join(directory, 'rclone.conf')
     _write(rclone_config, '[labdav]\ntype = webdav\nurl = http://%s:%d\nvendor = other\nuser = %s\npass = %s\n'
            % (args.host, args.webdav_port, user, obscured))

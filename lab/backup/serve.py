@@ -23,7 +23,7 @@ def main(argv=None):
     # No directory cache: tests look at (and change) the remote's folder directly, as an operator with access to
     # the storage behind a remote could.
     webdav = subprocess.Popen(['rclone', 'serve', 'webdav', config['remote_dir'], '--addr', '%s:%d' % (config['host'], config['webdav_port']),
-                               '--user', config['webdav_user'], '--pass', config['webdav_pass'], '--dir-cache-time', '0s'],
+                               '--user=' + config['webdav_user'], '--pass=' + config['webdav_pass'], '--dir-cache-time', '0s'],
                               stdin=subprocess.DEVNULL)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -16,7 +16,7 @@ import uuid
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from . import certs, etcd, machine, proxy, resources, validate
+from . import certs, etcd, machine, proxy, recovery, resources, validate
 from .proto import common_pb2, cosi_state_grpc, cosi_state_pb2, machine_grpc, machine_pb2
 
 LOG = logging.getLogger('lab.talos')
@@ -237,8 +237,8 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
             raise GRPCError(Status.ALREADY_EXISTS, 'etcd data directory is not empty')
         if request.recover_etcd:
             # Talos starts the etcd service in recovery and answers; the restore runs in the service.
-            _later(lambda: node.recover(request.recover_skip_hash_check), delay=0)
-            node.member.state = 'Recovering'
+            node.member.state = 'Recovering'  # ServiceList shows Preparing: the service is in its pre-start step
+            _later(lambda: recovery.recover(node, request.recover_skip_hash_check), delay=0)
         else:
             try:
                 await node.bootstrap()
@@ -252,7 +252,7 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
         node = self.node
         if node.stage != 'running':
             raise GRPCError(Status.FAILED_PRECONDITION, 'etcd service is not ready for recovery yet')
-        path = node.recovery_snapshot()
+        path = recovery.snapshot_path(node)
         uploaded = False
         try:
             with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'wb') as snapshot:
@@ -378,7 +378,7 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
                 raise GRPCError(Status.UNKNOWN, "reset failed: invalid input, wipe mode USER_DISKS doesn't support "
                                                 "SystemPartitionsToWipe parameter")
             for spec in request.system_partitions_to_wipe:
-                if spec.label not in machine.PARTITIONS:
+                if spec.label not in recovery.PARTITIONS:
                     raise GRPCError(Status.UNKNOWN, 'failed to get volume status with label "%s": resource '
                                                     "VolumeStatuses.block.talos.dev(runtime/%s@undefined) doesn't exist"
                                     % (spec.label, spec.label))
@@ -386,9 +386,9 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
         elif request.mode == modes.Value('USER_DISKS'):
             labels = set()
         else:
-            labels = set(machine.PARTITIONS)  # the whole system disk
+            labels = set(recovery.PARTITIONS)  # the whole system disk
         node = self.node
-        _later(lambda: node.reset(labels, request.graceful, request.reboot))
+        _later(lambda: recovery.reset(node, labels, request.graceful, request.reboot))
         await stream.send_message(machine_pb2.ResetResponse(messages=[machine_pb2.Reset(actor_id=str(uuid.uuid4()))]))
 
     async def Reboot(self, stream):

@@ -2,10 +2,8 @@
 
 State that a real node keeps on disk survives a restart of the process: the running config
 (``config.yaml``), a staged one (``staged.yaml``), the node identity and etcd's data directory, all in
-the node's 0700 directory. A reset wipes them as Talos wipes its partitions: STATE holds the config
-and the identity, EPHEMERAL etcd's data and an uploaded recovery snapshot (``etcd.snapshot``).
-``status.json`` is the node's entry in the lab's discovery registry: the other nodes read it for
-cluster members and to find an etcd member to join.
+the node's 0700 directory (a reset wipes them: recovery.py). ``status.json`` is the node's entry in the
+lab's discovery registry: the other nodes read it for cluster members and to find an etcd member to join.
 """
 import asyncio
 import base64
@@ -14,7 +12,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 
 import yaml
 
@@ -23,13 +20,10 @@ from . import certs, etcd, validate
 LOG = logging.getLogger('lab.talos')
 BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 
+FAILED_ETCD_BACKOFF = 5.0  # seconds before a failed etcd service is started again (Talos pauses too)
+
 # v1alpha1 paths a node applies without a reboot (Talos' immediate-apply set, as documented for
 # `apply-config --mode=no-reboot`); a change anywhere else needs a reboot.
-# System partitions a reset can wipe (Talos' volume labels) and what lives on them here.
-PARTITIONS = ('STATE', 'EPHEMERAL', 'META')
-RECOVERY_SNAPSHOT = 'etcd.snapshot'  # Talos' /var/lib/etcd.snapshot, on EPHEMERAL
-FAILED_ETCD_BACKOFF = 5.0  # seconds before a failed etcd service is started again
-
 IMMEDIATE = (
     ('debug',), ('cluster',), ('machine', 'time'), ('machine', 'certSANs'), ('machine', 'install'), ('machine', 'network'),
     ('machine', 'nodeLabels'), ('machine', 'nodeTaints'), ('machine', 'nodeAnnotations'), ('machine', 'sysfs'),
@@ -352,71 +346,6 @@ class Node:
             self.bootstrapped_here = True
         self.publish()
         await self._refresh_member_id()
-
-    def recovery_snapshot(self):
-        return self.path(RECOVERY_SNAPSHOT)
-
-    async def recover(self, skip_hash_check):
-        """Bootstrap from the uploaded snapshot. Talos runs this in the etcd service after Bootstrap has
-        answered, so a bad snapshot shows as a Failed etcd service, not as an error of the call."""
-        async with self.etcd_lock:
-            self.member.state = 'Recovering'  # shown as Preparing: the service is still in its pre-start step
-            try:
-                await self.member.restore(self.recovery_snapshot(), skip_hash_check)
-                await self.member.start()
-                self.bootstrapped_here = True
-            except (etcd.EtcdError, OSError) as exc:
-                LOG.warning('etcd recovery failed: %s', exc)
-                if self.member.running():
-                    await self.member.stop()
-                self.member.state = 'Failed'
-                self.etcd_retry_at = asyncio.get_running_loop().time() + FAILED_ETCD_BACKOFF
-        self.publish()
-        await self._refresh_member_id()
-
-    # ------------------------------------------------------------------ reset
-
-    def wipe(self, labels):
-        """Wipe system partitions: EPHEMERAL takes etcd's data and an uploaded snapshot, STATE the machine
-        config and the node identity (the node boots into maintenance mode), META holds nothing here."""
-        if 'EPHEMERAL' in labels:
-            shutil.rmtree(os.path.join(self.dir, 'etcd'), ignore_errors=True)
-            if os.path.exists(self.recovery_snapshot()):
-                os.remove(self.recovery_snapshot())
-            if self.member is not None:
-                self.member.wipe()
-        if 'STATE' in labels:
-            for name in ('config.yaml', 'staged.yaml', 'identity.json'):
-                if os.path.exists(self.path(name)):
-                    os.remove(self.path(name))
-            self.config_bytes = self.staged_bytes = self.docs = None
-            self.node_id = _node_id()
-            _write_private(self.path('identity.json'), json.dumps({'node_id': self.node_id}))
-            self._sync_member()
-        self.bootstrapped_here = False
-        LOG.info('reset: wiped %s', ', '.join(sorted(labels)) or 'nothing')
-
-    async def reset(self, labels, graceful, reboot):
-        """What the Reset call starts once it has answered: leave etcd (graceful), wipe, then reboot or power off."""
-        if graceful and self.member is not None and self.member.running():
-            try:
-                await self.member.leave()
-            except etcd.EtcdError as exc:
-                LOG.warning('reset failed: failed to leave etcd cluster: %s', exc)
-                return
-        self.stage = 'resetting'
-        self.publish()
-        if reboot:
-            await self.reboot(self.cfg['reboot_seconds'], before=lambda: self.wipe(labels))
-            return
-        await self.server_control.stop()
-        if self.member is not None:
-            async with self.etcd_lock:
-                await self.member.stop()
-        self.wipe(labels)
-        self.stage = 'shutting down'
-        self.publish()
-        self.power_off()
 
     # ------------------------------------------------------------------ reboot
 
