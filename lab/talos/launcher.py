@@ -12,7 +12,7 @@ import sys
 import time
 
 from .. import ROOT, process, state
-from . import SHARED, netns, topology
+from . import netns, topology
 
 NODES_FILE = 'talos-nodes.json'
 PORT = 50000
@@ -141,7 +141,7 @@ def up(state_dir=None, extra_workers=0, version='v1.9.6', versions=None, reboot_
         for node in nodes:
             node_dir = _private_dir(os.path.join(base, node['name']))
             config = dict(node, dir=node_dir, lab_dir=base, nodes_file=state.path(NODES_FILE, state_dir=state_dir), port=PORT,
-                          reboot_seconds=reboot_seconds, boot_seconds=boot_seconds, shared=os.path.abspath(SHARED),
+                          reboot_seconds=reboot_seconds, boot_seconds=boot_seconds,
                           root_mount_ns=os.stat('/proc/self/ns/mnt').st_ino)  # kubespan.py mounts only elsewhere
             config_path = state.write_json('node.json', config, state_dir=node_dir)
             started[node['name']] = (node, _spawn(node, config_path, node_dir), node_dir)

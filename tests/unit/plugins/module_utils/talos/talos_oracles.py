@@ -1,13 +1,18 @@
-"""Paths to the Talos oracles: ``../shared/oracles/talos`` beside the checkout (CI has it too)."""
+"""Paths to the Talos oracles (``../shared/oracles/talos`` beside the checkout; CI has it) and to the schemas
+the collection ships. A test that reads a fixture skips, naming the missing folder, when ../shared is absent."""
 import os
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *(['..'] * 5)))
-ORACLES = os.path.join(os.path.dirname(ROOT), 'shared', 'oracles', 'talos')
-FIXTURES = os.path.join(ORACLES, 'v1.9.6', 'fixtures')
+from shared_oracles import ROOT, oracle_path
+
+SHIPPED_SCHEMAS = os.path.join(ROOT, 'talos_schemas')
+
+
+def oracles():
+    return oracle_path('oracles', 'talos')
 
 
 def fixture_path(*parts):
-    return os.path.join(FIXTURES, *parts)
+    return oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures', *parts)
 
 
 def read_fixture(*parts):
