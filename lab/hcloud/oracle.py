@@ -10,7 +10,6 @@ fields documented as "ID or name" accept an integer ID as well as a name, as the
 and as the ``hcloud`` library sends them.
 """
 import json
-import os
 import urllib.parse
 
 from openapi_core import OpenAPI
