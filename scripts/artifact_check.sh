@@ -78,6 +78,11 @@ PLAY
    ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_NOCOLOR=1 "$BIN/ansible-playbook" -i localhost, -c local render.yml >"$work/render.log" 2>&1) \
   || { tail -40 "$work/render.log"; exit 1; }
 grep -q 'failed=0' "$work/render.log" || { tail -40 "$work/render.log"; exit 1; }
+# The playbooks ship too and run by their FQCN from the installed collection.
+(cd "$work" && run ANSIBLE_COLLECTIONS_PATH="$work/collections" "$BIN/ansible-playbook" --syntax-check \
+   -i "$ROOT/examples/inventory/seed.yml" hybridops.talos.site >"$work/syntax.log" 2>&1) || { tail -20 "$work/syntax.log"; exit 1; }
+grep -q "$work/collections/ansible_collections/hybridops/talos/playbooks/site.yml" "$work/syntax.log" \
+  || { echo "artifact: hybridops.talos.site did not come from the installed artifact" >&2; cat "$work/syntax.log"; exit 1; }
 for version in v1.9.6 v1.13.9; do
   [ -s "$work/state/$version.yaml" ] || { echo "artifact: no rendered config for $version" >&2; exit 1; }
 done
