@@ -17,8 +17,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos import rend
 
 NODES = 100
 TARGET_SECONDS = 2.0
-SHIPPED = os.path.join(ROOT, 'talos_schemas')  # what the modules use (scripts/derive_talos_schemas.py)
-SCHEMAS = SHIPPED if os.path.isdir(SHIPPED) else os.path.join(os.path.dirname(ROOT), 'shared', 'oracles', 'talos')
+SCHEMAS = os.path.join(ROOT, 'talos_schemas')  # what the modules use, shipped in the collection
 
 
 def specs():

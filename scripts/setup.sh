@@ -56,11 +56,4 @@ mkdir -p "$GET_PIP_CACHE"
 for version in 24_2 24_3 25_0 25_1 25_2 25_3; do
   install -m 0644 scripts/get_pip_standin.py "$GET_PIP_CACHE/get_pip_$version.py"
 done
-# --- Talos config schemas shipped in the collection (derived from ../shared/oracles) -------------
-# Generated, not committed: the artifact built after setup carries them (docs/decisions/0002).
-if [ -d ../shared/oracles/talos ]; then
-  "$VENV/bin/python" scripts/derive_talos_schemas.py >/dev/null
-elif [ ! -f talos_schemas/v1.9.json ]; then
-  log "warning: ../shared/oracles/talos is missing, so talos_schemas/ cannot be derived; config validation will fail"
-fi
-log "ready ($("$VENV/bin/ansible" --version | head -1))"
+log "ready ($("$VENV/bin/ansible" --version | sed -n 1p))"

@@ -55,7 +55,7 @@ class ServerControl:
 
 async def run(config):
     node = machine.Node(config)
-    control = ServerControl(node, api.load_rules(config['shared']))
+    control = ServerControl(node, api.load_rules())
     node.server_control = control
     node.publish()
     await control.start()

@@ -6,8 +6,9 @@ import subprocess
 
 import yaml
 
+from shared_oracles import oracle_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURES = os.path.join(os.path.dirname(ROOT), 'shared', 'oracles', 'talos', 'v1.9.6', 'fixtures')
 MODULES = ('talos_secrets', 'talos_machineconfig', 'talos_talosconfig')
 
 
@@ -27,8 +28,10 @@ def private_copy(source, target):
 
 
 def test_every_example_runs_and_is_idempotent(run_playbook, tmp_path):
-    private_copy(os.path.join(FIXTURES, 'decoder', 'controlplane.yaml'), str(tmp_path / 'adopt' / 'vps-0-controlplane.yaml'))
-    private_copy(os.path.join(FIXTURES, 'secrets', 'secrets.yaml'), str(tmp_path / 'adopt' / 'secrets.yaml'))
+    # The adoption examples adopt Talos' own fixture bundle and config (oracles; skips without ../shared).
+    fixtures = oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures')
+    private_copy(os.path.join(fixtures, 'decoder', 'controlplane.yaml'), str(tmp_path / 'adopt' / 'vps-0-controlplane.yaml'))
+    private_copy(os.path.join(fixtures, 'secrets', 'secrets.yaml'), str(tmp_path / 'adopt' / 'secrets.yaml'))
     (tmp_path / 'age').mkdir()
     subprocess.run(['age-keygen', '-o', str(tmp_path / 'age' / 'talos.key')], check=True, capture_output=True)
     recipient = subprocess.run(['age-keygen', '-y', str(tmp_path / 'age' / 'talos.key')], check=True,

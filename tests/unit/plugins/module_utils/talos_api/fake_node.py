@@ -30,22 +30,15 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto impor
     common_pb2, cosi_resource_pb2, cosi_state_grpc, cosi_state_pb2, definitions_enums_pb2, definitions_runtime_pb2,
     machine_grpc, machine_pb2, resource_config_pb2)
 
-FACTS_PATH = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', '..', 'shared', 'reference',
-                          'talos-api-facts.json')
+# The lab simulator's rules, derived from the interface facts (tests/unit/test_oracle_copies.py checks them).
+ROLES_PATH = os.path.join(os.path.dirname(__file__), *(['..'] * 5), 'lab', 'talos', 'api_roles.json')
 
 
 def allowed_roles(tag='v1.9.6'):
-    """{full method: set of roles} from the facts file."""
-    with open(FACTS_PATH, encoding='utf-8') as handle:
-        facts = json.load(handle)
-    result = {}
-    for service in facts['services'].values():
-        for rpc in service['rpcs'].values():
-            roles = rpc['allowed_roles']
-            if isinstance(roles, dict):
-                roles = roles[tag]
-            result[rpc['full_method']] = {role for role in roles if role.startswith('os:') and ' ' not in role}
-    return result
+    """{full method: set of roles} of Talos ``tag``."""
+    with open(ROLES_PATH, encoding='utf-8') as handle:
+        roles = json.load(handle)['roles'][tag]
+    return {method: set(allowed) for method, allowed in roles.items()}
 
 
 def kubeconfig_archive(content):
