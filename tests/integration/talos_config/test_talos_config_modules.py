@@ -145,7 +145,7 @@ OPEN_APID = {'apiVersion': 'v1alpha1', 'kind': 'NetworkRuleConfig', 'name': 'api
 
 @pytest.mark.parametrize('talos_version', ['v1.9.6', 'v1.13.9'])
 def test_a_node_patch_narrows_a_firewall_rule_and_overlapping_ports_are_refused(run_playbook, tmp_path, talos_version):
-    bundle = copy_private(FIXTURE_SECRETS, str(tmp_path / 's' / 'b.yaml'))
+    bundle = copy_private(fixture_secrets(), str(tmp_path / 's' / 'b.yaml'))
     narrow = dict(OPEN_APID, ingress=[{'subnet': '10.0.0.0/16'}])
     del narrow['portSelector']
     dest = str(tmp_path / 'w.yaml')
