@@ -109,7 +109,8 @@ def apply(obj, resource, uid):
         obj.setdefault('status', {}).setdefault('phase', 'Active')
         obj['metadata'].setdefault('labels', {})['kubernetes.io/metadata.name'] = obj['metadata'].get('name', '')
     elif kind == ('', 'Secret'):
-        _set(obj, 'type', 'Opaque')
+        if not obj.get('type'):
+            obj['type'] = 'Opaque'
     elif kind == ('apiextensions.k8s.io', 'CustomResourceDefinition') and spec is not None:
         _set(spec, 'conversion', {'strategy': 'None'})
         names = spec.get('names') or {}

@@ -274,3 +274,14 @@ class OpenAPICache:
                 if found:
                     paths[path] = {'serverRelativeURL': '/openapi/v3/%s?hash=%s' % (path, found[1])}
         return {'paths': paths}
+
+
+def _field(number, text):
+    data = text.encode() if isinstance(text, str) else text
+    return bytes([number << 3 | 2, len(data)]) + data
+
+
+def empty_openapi_v2(kube_version):
+    """A gnostic OpenAPI v2 Document in protobuf with no paths or definitions: swagger (1) "2.0",
+    info (2) {title (1), version (2)}."""
+    return _field(1, '2.0') + _field(2, _field(1, 'Kubernetes') + _field(2, 'v' + kube_version.lstrip('v')))

@@ -7,7 +7,7 @@ import logging
 import yaml
 from aiohttp import web
 
-from . import auth, discovery, errors, registry as registries, selectors, store as stores, tables
+from . import auth, discovery, errors, protobuf, selectors, store as stores, tables
 
 LOG = logging.getLogger('lab.kube')
 PATCH_TYPES = {'application/json-patch+json': 'json', 'application/merge-patch+json': 'merge',
@@ -127,8 +127,10 @@ class Api:
 
     def _openapi(self, request, parts):
         if parts == ['openapi', 'v2']:
-            # Only v3 is served: clients fall back to it (kubectl) or do not need it (docs/lab-kube.md).
-            return web.Response(text='404 page not found\n', status=404)
+            # The schemas are served as OpenAPI v3 only; v2 is an empty document (kubectl reads v3, and finds no v2
+            # schema for a kind it does not know, as for a kind a real server does not serve; docs/lab-kube.md).
+            return web.Response(body=discovery.empty_openapi_v2(self.kube_version),
+                                headers={'Content-Type': 'application/octet-stream'})
         if parts == ['openapi', 'v3']:
             return _json(self.openapi.root())
         found = self.openapi.document('/'.join(parts[2:]))
@@ -235,6 +237,14 @@ class Api:
 
     async def _body(self, request, yaml_ok=False):
         raw = await request.read()
+        if 'protobuf' in request.content_type:
+            try:
+                return protobuf.decode(raw)
+            except protobuf.ProtobufError as exc:
+                raise errors.ApiError(415, 'UnsupportedMediaType', 'the lab reads protobuf bodies of a few kinds only (%s): '
+                                      'send JSON' % exc, {}) from None
+        if 'cbor' in request.content_type:
+            raise errors.unsupported_media_type(request.content_type)
         try:
             if yaml_ok or 'yaml' in request.content_type:
                 return yaml.safe_load(raw.decode() or '{}')
@@ -386,5 +396,3 @@ def _scale(resource, obj):
             'spec': {'replicas': (obj.get('spec') or {}).get('replicas', 0)},
             'status': {'replicas': status.get('replicas', 0), 'selector': selector_text(selector)}}
 
-
-_ = registries  # the HTTP layer only talks to a Registry instance
