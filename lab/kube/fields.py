@@ -333,9 +333,12 @@ def conflict_message(conflicts):
         return 'Apply failed with 1 conflict: conflict with %s: %s' % (_manager_text(identity), path_text(path)), causes
     by_manager = {}
     for identity, path in conflicts:
-        by_manager.setdefault(_dumps(identity), []).append(path)
+        # Sorted as kube sorts the encoded identities: Go marshals manager, operation, apiVersion, subresource in that order.
+        key = json.dumps([identity.get(k) for k in ('manager', 'operation', 'apiVersion', 'subresource') if identity.get(k)])
+        by_manager.setdefault(key, (identity, []))[1].append(path)
     lines = []
     for key in sorted(by_manager):
-        lines.append('conflicts with %s:' % _manager_text(json.loads(key)))
-        lines += ['- %s' % path_text(path) for path in by_manager[key]]
+        identity, paths = by_manager[key]
+        lines.append('conflicts with %s:' % _manager_text(identity))
+        lines += ['- %s' % path_text(path) for path in paths]
     return 'Apply failed with %d conflicts: %s' % (len(conflicts), '\n'.join(lines)), causes

@@ -6,7 +6,7 @@ over the network with the node's client certificate (CN ``system:node:<name>``, 
   ``node-role.kubernetes.io/control-plane`` and ``node.kubernetes.io/exclude-from-external-load-balancers``
   on control planes, plus ``machine.nodeLabels``, kept in step with the config), taints (the
   control-plane taint unless ``cluster.allowSchedulingOnControlPlanes``, plus ``machine.nodeTaints``),
-  capacity and node info. Status and the node Lease are renewed every 10 s, as the kubelet does.
+  capacity and node info. The Lease is renewed every 10 s, the status posted when it changes (and every minute).
 * **Ready**: ``Ready=False`` (``KubeletNotReady``, "container runtime network not ready:
   NetworkReady=false reason:NetworkPluginNotReady …") until a CNI runs on the node, which in the lab means
   a Running, Ready pod on this node of the DaemonSet ``kube-system/cilium`` (label ``k8s-app=cilium``) or
@@ -20,12 +20,17 @@ import asyncio
 import datetime
 import ipaddress
 import logging
+import os
 
 from . import faults as kube_faults, hooks
 from .client import ApiStatus, ApiUnreachable, Client
 
 LOG = logging.getLogger('lab.kube')
-STATUS_SECONDS = 10.0
+# As the kubelet: the Lease every 10 s (a quarter of the node grace period when the lab shortens it), the
+# Node status when it changes and at least every minute (nodeStatusReportFrequency is 5 min).
+GRACE_SECONDS = float(os.environ.get('LAB_KUBE_NODE_GRACE_SECONDS', '40'))
+LEASE_SECONDS = min(10.0, GRACE_SECONDS / 4)
+REPORT_SECONDS = 60.0
 BACKOFF_SECONDS = 1.0
 CNI_LABELS = (('k8s-app', 'cilium'), ('k8s-app', 'flannel'), ('app', 'flannel'))
 NOT_READY_MESSAGE = ('container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin '
@@ -97,7 +102,8 @@ class Kubelet:
         self.client = client
         self.state_dir = state_dir
         self.pods = {}  # uid -> Containers
-        self.last_status = 0.0
+        self.last_status = self.last_lease = 0.0
+        self.last_report = None
         self.registered = False
         self.cni_ready = False
         self.ip_counter = 1
@@ -159,13 +165,14 @@ class Kubelet:
 
     async def post_status(self, force=False):
         loop = asyncio.get_running_loop()
-        if not force and loop.time() - self.last_status < STATUS_SECONDS:
-            return
-        self.last_status = loop.time()
-        status = self._node_status(self.cni_ready)
-        await self.client.request('PATCH', '/api/v1/nodes/%s/status?fieldManager=kubelet' % self.view.name, {'status': status},
-                                  'application/strategic-merge-patch+json')
-        await self._renew_lease()
+        if force or self.last_report is None or self.last_report != self.cni_ready or loop.time() - self.last_status >= REPORT_SECONDS:
+            status = self._node_status(self.cni_ready)
+            await self.client.request('PATCH', '/api/v1/nodes/%s/status?fieldManager=kubelet' % self.view.name, {'status': status},
+                                      'application/strategic-merge-patch+json')
+            self.last_status, self.last_report = loop.time(), self.cni_ready
+        if force or loop.time() - self.last_lease >= LEASE_SECONDS:
+            await self._renew_lease()
+            self.last_lease = loop.time()
 
     async def _renew_lease(self):
         path = '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/' + self.view.name
@@ -348,7 +355,7 @@ class Kubelet:
                     LOG.info('kubelet: %s', exc)
                 self.wake.clear()
                 try:
-                    await asyncio.wait_for(self.wake.wait(), 2.0 if not self.pods else 1.0)
+                    await asyncio.wait_for(self.wake.wait(), min(LEASE_SECONDS, 2.0 if not self.pods else 1.0))
                 except asyncio.TimeoutError:
                     pass
         finally:

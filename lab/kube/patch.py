@@ -246,8 +246,9 @@ def _merge_list(original, patch, schema):
 def _reorder(items, order, key):
     """``$setElementOrder``: the listed elements first, in that order; others keep their relative order after."""
     def identity(item):
-        return item.get(key) if key and isinstance(item, dict) else json.dumps(item, sort_keys=True)
-    wanted = [identity(entry) if isinstance(entry, dict) else json.dumps(entry, sort_keys=True) if not key else entry for entry in order]
-    ranked = {value: index for index, value in enumerate(wanted)}
+        if key and isinstance(item, dict):
+            return json.dumps(item.get(key))
+        return json.dumps(item, sort_keys=True)
+    ranked = {identity(entry): index for index, entry in enumerate(order or ())}
     listed = sorted((item for item in items if identity(item) in ranked), key=lambda item: ranked[identity(item)])
     return listed + [item for item in items if identity(item) not in ranked]

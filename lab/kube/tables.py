@@ -63,7 +63,7 @@ def _spec(obj):
 
 def node_row(obj):
     ready = next((c for c in _status(obj).get('conditions') or () if c.get('type') == 'Ready'), None)
-    status = 'Unknown' if ready is None or ready.get('status') == 'Unknown' else ('Ready' if ready.get('status') == 'True' else 'NotReady')
+    status = 'Unknown' if ready is None else ('Ready' if ready.get('status') == 'True' else 'NotReady')
     if _spec(obj).get('unschedulable'):
         status += ',SchedulingDisabled'
     labels = (obj.get('metadata') or {}).get('labels') or {}
