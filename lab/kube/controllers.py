@@ -119,6 +119,7 @@ class ControllerManager:
         self.lease = None
         self.tasks = []
         self.progress = {}  # deployment uid -> (signature, time of last progress)
+        self.first_seen = {}  # node uid -> when this controller first saw it without a Lease
 
     # ------------------------------------------------------------------ leadership
 
@@ -321,9 +322,10 @@ class ControllerManager:
             spec = node.get('spec') or {}
             status = node.get('status') or {}
             ready = condition(status.get('conditions'), 'Ready') or {}
-            last = renewed.get(name)
-            stale = last is None or (moment - last).total_seconds() > self.grace
-            if stale and ready and ready.get('status') != 'Unknown' and (last is not None or status.get('conditions')):
+            # As the node lifecycle controller: a node gets the grace period from when it was first seen, then from its Lease.
+            last = renewed.get(name) or self.first_seen.setdefault(node['metadata']['uid'], moment)
+            stale = (moment - last).total_seconds() > self.grace
+            if stale and ready and ready.get('status') != 'Unknown':
                 new_status = copy.deepcopy(status)
                 new_status['conditions'] = [dict(c, status='Unknown', reason='NodeStatusUnknown', message='Kubelet stopped posting node status.',
                                                  lastTransitionTime=stamp(moment)) for c in status.get('conditions') or ()]

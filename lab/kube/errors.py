@@ -8,9 +8,10 @@ class ApiError(Exception):
 
     def body(self):
         status = {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure', 'message': self.message,
-                  'reason': self.reason, 'code': self.code}
+                  'reason': self.reason}
         if self.details is not None:
             status['details'] = self.details
+        status['code'] = self.code  # kube-apiserver's field order: details before code
         return status
 
 

@@ -201,7 +201,8 @@ def test_a_stopped_node_turns_unknown_and_comes_back(kube_lab, kubectl, k8s):
     assert 'NotReady' in kubectl('get', 'node', 'home-w-1').stdout
     assert kube_lab.lab_command('heal').returncode == 0
     kubectl('wait', '--for=condition=Ready', 'node/home-w-1', '--timeout=60s', timeout=90)
-    assert not any(t.key == 'node.kubernetes.io/unreachable' for t in core.read_node('home-w-1').spec.taints or ())
+    wait_for(lambda: not any(t.key == 'node.kubernetes.io/unreachable' for t in core.read_node('home-w-1').spec.taints or ()),
+             20, what='the unreachable taints removed')
 
 
 def test_table_output_of_kubectl(kubectl):
