@@ -19,7 +19,7 @@ import json
 import logging
 import os
 
-from . import catalog, errors, faults as kube_faults, hooks, registry as registries, scheduling, selectors, store as stores
+from . import catalog, errors, faults as kube_faults, hooks, scheduling, store as stores
 
 LOG = logging.getLogger('lab.kube')
 LEADER_KEY = '/lab/leases/kube-controller-manager'
@@ -28,6 +28,7 @@ MANAGER = 'kube-controller-manager'
 SCHEDULER = 'kube-scheduler'
 HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
 CRD_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io'
+OWNER_KINDS = ('ReplicaSet', 'Deployment', 'DaemonSet', 'Job')
 
 
 def _r(group, kind, plural, namespaced=True):
@@ -358,45 +359,42 @@ class ControllerManager:
     # ------------------------------------------------------------------ garbage collection
 
     async def garbage(self, pods, replicasets, deployments, daemonsets, jobs):
+        """Dependents (pods, ReplicaSets) whose controller owner is gone go; an owner deleted in the foreground
+        waits for its dependents, one deleted with orphan propagation lets them go free first."""
         owners = {}
         for resource, objs in ((REPLICASETS, replicasets), (DEPLOYMENTS, deployments), (DAEMONSETS, daemonsets), (JOBS, jobs)):
             for obj in objs:
                 owners[obj['metadata']['uid']] = (resource, obj)
-        dependents = [(PODS, p) for p in pods] + [(REPLICASETS, r) for r in replicasets]
         children = {}
-        for resource, obj in dependents:
-            refs = obj['metadata'].get('ownerReferences') or ()
+        for resource, obj in [(PODS, p) for p in pods] + [(REPLICASETS, r) for r in replicasets]:
+            refs = [r for r in obj['metadata'].get('ownerReferences') or () if r.get('kind') in OWNER_KINDS]
             if not refs:
                 continue
-            known = [owners.get(ref.get('uid')) for ref in refs if ref.get('kind') in ('ReplicaSet', 'Deployment', 'DaemonSet', 'Job')]
-            if len(known) < len([r for r in refs if r.get('kind') in ('ReplicaSet', 'Deployment', 'DaemonSet', 'Job')]) or not refs:
-                pass
-            live = [k for k in known if k is not None]
-            for _owner_resource, owner in live:
-                children.setdefault(owner['metadata']['uid'], []).append((resource, obj))
-            if known and not live and not obj['metadata'].get('deletionTimestamp'):
-                await self._delete(resource, obj)
+            live = [owners[r['uid']] for r in refs if r.get('uid') in owners]
+            if not live:
+                if not obj['metadata'].get('deletionTimestamp'):
+                    await self._delete(resource, obj)
                 continue
             for _owner_resource, owner in live:
-                finalizers = owner['metadata'].get('finalizers') or ()
-                if owner['metadata'].get('deletionTimestamp') and 'foregroundDeletion' in finalizers and not obj['metadata'].get('deletionTimestamp'):
+                children.setdefault(owner['metadata']['uid'], []).append(obj)
+                owner_meta = owner['metadata']
+                if not owner_meta.get('deletionTimestamp'):
+                    continue
+                if 'foregroundDeletion' in (owner_meta.get('finalizers') or ()) and not obj['metadata'].get('deletionTimestamp'):
                     await self._delete(resource, obj, 'Foreground')
-                if owner['metadata'].get('deletionTimestamp') and 'orphan' in finalizers:
+                elif 'orphan' in (owner_meta.get('finalizers') or ()):
                     new = copy.deepcopy(obj)
-                    new['metadata']['ownerReferences'] = [r for r in refs if r.get('uid') != owner['metadata']['uid']] or None
-                    if new['metadata']['ownerReferences'] is None:
+                    remaining = [r for r in obj['metadata']['ownerReferences'] if r.get('uid') != owner_meta['uid']]
+                    if remaining:
+                        new['metadata']['ownerReferences'] = remaining
+                    else:
                         new['metadata'].pop('ownerReferences')
                     await self._update(resource, new)
         for uid, (resource, owner) in owners.items():
             meta = owner['metadata']
-            finalizers = list(meta.get('finalizers') or ())
             if not meta.get('deletionTimestamp'):
                 continue
-            left = [c for c in children.get(uid, ()) if not (c[1]['metadata'].get('deletionTimestamp') and False)]
-            if 'foregroundDeletion' in finalizers and not left:
-                finalizers.remove('foregroundDeletion')
-            if 'orphan' in finalizers and not any(owned_by(c[1], owner) for c in children.get(uid, ())):
-                finalizers.remove('orphan')
+            finalizers = [f for f in meta.get('finalizers') or () if f not in ('foregroundDeletion', 'orphan') or children.get(uid)]
             if finalizers != list(meta.get('finalizers') or ()):
                 new = copy.deepcopy(owner)
                 new['metadata']['finalizers'] = finalizers
@@ -688,5 +686,3 @@ def _percent(value, total):
         return int(total * int(value[:-1]) / 100)
     return int(value or 0)
 
-
-_ = (registries, selectors)
