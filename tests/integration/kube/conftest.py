@@ -12,7 +12,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kube_lab import CONTROL_PLANES, WORKERS, KubeLab, kubectl_binary, kubectl_version, wait_for  # noqa: E402
+from kube_lab import CONTROL_PLANES, WORKERS, KubeLab, api_client, kubectl_binary, kubectl_version, wait_for  # noqa: E402
 
 
 def pytest_report_header(config):  # pylint: disable=unused-argument
@@ -59,13 +59,6 @@ def _ready(lab, name):
     context = ssl.create_default_context(cadata=lab.cluster.k8s_ca.crt_pem.decode())
     with urllib.request.urlopen('https://%s:6443/readyz' % lab.address(name), context=context, timeout=5) as response:
         return response.status == 200
-
-
-def api_client(kubeconfig):
-    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    return client.ApiClient(configuration)
 
 
 @pytest.fixture(scope='session')

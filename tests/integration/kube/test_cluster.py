@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from kube_lab import CONTROL_PLANES, KUBE_VERSION, SITES, WORKERS, wait_for
+from kube_lab import CONTROL_PLANES, KUBE_VERSION, SITES, WORKERS, api_client, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -120,5 +120,4 @@ def test_lab_env_carries_the_admin_kubeconfig(kube_lab, k8s):
     cluster = document['clusters'][0]['cluster']
     assert base64.b64decode(cluster['certificate-authority-data']) == kube_lab.cluster.k8s_ca.crt_pem
     assert cluster['server'] == kube_lab.cluster.endpoint
-    from conftest import api_client  # pylint: disable=import-outside-toplevel
     assert client.CoreV1Api(api_client(path)).read_namespace('kube-system').status.phase == 'Active'
