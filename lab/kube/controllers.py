@@ -334,8 +334,8 @@ class ControllerManager:
                 self.dirty.set()
                 continue
             state = ready.get('status')
-            wanted = [t for t in spec.get('taints') or () if not t.get('key', '').startswith(('node.kubernetes.io/not-ready',
-                                                                                               'node.kubernetes.io/unreachable'))]
+            lifecycle = ('node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable')
+            wanted = [t for t in spec.get('taints') or () if t.get('key') not in lifecycle]
             if state == 'Unknown':
                 wanted += [{'key': 'node.kubernetes.io/unreachable', 'effect': 'NoSchedule', 'timeAdded': stamp(moment)},
                            {'key': 'node.kubernetes.io/unreachable', 'effect': 'NoExecute', 'timeAdded': stamp(moment)}]
@@ -685,4 +685,3 @@ def _percent(value, total):
     if isinstance(value, str) and value.endswith('%'):
         return int(total * int(value[:-1]) / 100)
     return int(value or 0)
-

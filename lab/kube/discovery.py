@@ -114,8 +114,8 @@ def aggregated(resources, legacy, accept_v2=True):
         for version in _preferred(versions):
             entries = []
             for resource in sorted(versions[version], key=lambda r: r.plural):
-                entry = {'resource': resource.plural, 'responseKind': {'group': resource.group, 'version': resource.version,
-                                                                         'kind': resource.kind},
+                kind = {'group': resource.group, 'version': resource.version, 'kind': resource.kind}
+                entry = {'resource': resource.plural, 'responseKind': kind,
                          'scope': 'Namespaced' if resource.namespaced else 'Cluster', 'singularResource': resource.singular,
                          'verbs': _verbs(resource)}
                 if resource.short_names:

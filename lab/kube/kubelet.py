@@ -251,8 +251,9 @@ class Kubelet:
         if one.phase == 'running' and one.task is not None and one.task.done():
             task, one.task = one.task, None
             if task.cancelled() or task.exception() is not None:
-                self.record('container %s of pod %s/%s failed: %r' % (container['name'], pod['metadata']['namespace'],
-                                                                     pod['metadata']['name'], None if task.cancelled() else task.exception()))
+                why = None if task.cancelled() else task.exception()
+                where = '%s/%s' % (pod['metadata']['namespace'], pod['metadata']['name'])
+                self.record('container %s of pod %s failed: %r' % (container['name'], where, why))
                 one.code = 1
             else:
                 one.code = int(task.result() or 0)
@@ -381,4 +382,3 @@ def _same(old, new):
                                        for c in status.get('containerStatuses') or ()]
         return result
     return all(strip(old).get(k) == v for k, v in strip(new).items())
-

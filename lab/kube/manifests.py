@@ -56,8 +56,8 @@ def coredns(cluster):
                                                                   {'name': 'metrics', 'containerPort': 9153, 'protocol': 'TCP'}],
                                                         'volumeMounts': [{'name': 'config-volume', 'mountPath': '/etc/coredns', 'readOnly': True}]}],
                                         'dnsPolicy': 'Default',
-                                        'volumes': [{'name': 'config-volume', 'configMap': {'name': 'coredns',
-                                                                                             'items': [{'key': 'Corefile', 'path': 'Corefile'}]}}]}}}},
+                                        'volumes': [{'name': 'config-volume', 'configMap': {
+                                            'name': 'coredns', 'items': [{'key': 'Corefile', 'path': 'Corefile'}]}}]}}}},
         {'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'kube-dns', 'namespace': 'kube-system', 'labels': labels},
          'spec': {'clusterIP': '10.96.0.10', 'selector': {'k8s-app': 'kube-dns'},
                   'ports': [{'name': 'dns', 'port': 53, 'protocol': 'UDP'}, {'name': 'dns-tcp', 'port': 53, 'protocol': 'TCP'},

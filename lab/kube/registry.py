@@ -290,7 +290,7 @@ class Registry:
         self._check_type(resource, body, namespace)
         meta = body['metadata']
         if not meta.get('name') and meta.get('generateName'):
-            meta['name'] = meta['generateName'] + ''.join(random.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))
+            meta['name'] = meta['generateName'] + ''.join(random.choice('bcdfghjklmnpqrstvwxz2456789') for _index in range(5))
         name = meta.get('name') or ''
         await self._namespace_ready(resource, namespace, name)
         self._finish_meta(resource, body, None)
@@ -489,9 +489,8 @@ class Registry:
                     return obj, False
                 new = copy.deepcopy(obj)
                 new['metadata']['deletionTimestamp'] = now()
-                new['metadata']['deletionGracePeriodSeconds'] = int(options.get('gracePeriodSeconds') or
-                                                                     ((obj.get('spec') or {}).get('terminationGracePeriodSeconds', 30)
-                                                                      if graceful else 0))
+                grace = (obj.get('spec') or {}).get('terminationGracePeriodSeconds', 30) if graceful else 0
+                new['metadata']['deletionGracePeriodSeconds'] = int(options.get('gracePeriodSeconds') or grace)
                 new['metadata']['finalizers'] = finalizers or None
                 if new['metadata']['finalizers'] is None:
                     new['metadata'].pop('finalizers')

@@ -395,4 +395,3 @@ def _scale(resource, obj):
             'metadata': {k: meta[k] for k in ('name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp') if k in meta},
             'spec': {'replicas': (obj.get('spec') or {}).get('replicas', 0)},
             'status': {'replicas': status.get('replicas', 0), 'selector': selector_text(selector)}}
-

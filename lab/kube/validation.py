@@ -10,7 +10,6 @@
 
 A problem is a ``Cause``: a field path, a reason (``FieldValueInvalid`` …) and the message body.
 """
-import functools
 import json
 import re
 
@@ -130,14 +129,15 @@ class Builtin:
         self.kube_version = kube_version
         self.defs = catalog.definitions(kube_version)
         self.kinds = catalog.kinds(kube_version)
+        self.validators = {}
 
-    @functools.lru_cache(maxsize=None)
     def validator(self, group, version, kind):
-        name = self.kinds.get((group, version, kind))
-        if name is None:
-            return None
-        schema = {'$ref': '#/$defs/%s' % name, '$defs': self.defs}
-        return jsonschema.Draft202012Validator(schema)
+        key = (group, version, kind)
+        if key not in self.validators:
+            name = self.kinds.get(key)
+            schema = {'$ref': '#/$defs/%s' % name, '$defs': self.defs}
+            self.validators[key] = jsonschema.Draft202012Validator(schema) if name else None
+        return self.validators[key]
 
     def check(self, obj, group, version, kind):
         """(unknown field paths, other causes) of ``obj`` against its kind's schema."""

@@ -75,6 +75,39 @@ def test_nodes_register_not_ready_until_a_cni_runs(k8s):
             assert ('node-role.kubernetes.io/control-plane', 'NoSchedule') not in taints
 
 
+def test_kubernetes_core_sees_the_nodes_not_ready(play):
+    run = play([{'name': 'nodes', 'kubernetes.core.k8s_info': {'kind': 'Node'}},
+                {'name': 'workers', 'kubernetes.core.k8s_info': {
+                    'kind': 'Node', 'label_selectors': ['hybridops.io/site=home', '!node-role.kubernetes.io/control-plane']}}])
+    nodes = run.result('nodes')['resources']
+    assert len(nodes) == 5
+    for node in nodes:
+        ready = next(c for c in node['status']['conditions'] if c['type'] == 'Ready')
+        assert (ready['status'], ready['reason']) == ('False', 'KubeletNotReady')
+    assert sorted(n['metadata']['name'] for n in run.result('workers')['resources']) == sorted(WORKERS)
+
+
+def _get(k8s, path, accept):
+    """A raw GET with the kubeconfig's client certificate (the typed client cannot set Accept)."""
+    configuration = k8s.configuration
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    request = urllib.request.Request(configuration.host + path, headers={'Accept': accept})
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        return response.headers['Content-Type'], json.load(response)
+
+
+def test_aggregated_discovery_when_the_client_asks(k8s):
+    kind, data = _get(k8s, '/apis', 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json')
+    assert kind == 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList'
+    groups = {item['metadata']['name']: item for item in data['items']}
+    apps = {r['resource']: r for r in groups['apps']['versions'][0]['resources']}
+    assert apps['deployments']['responseKind'] == {'group': 'apps', 'version': 'v1', 'kind': 'Deployment'}
+    assert apps['deployments']['scope'] == 'Namespaced' and apps['deployments']['shortNames'] == ['deploy']
+    assert {s['subresource'] for s in apps['deployments']['subresources']} == {'status', 'scale'}
+    assert _get(k8s, '/apis', 'application/json')[1]['kind'] == 'APIGroupList'
+
+
 def test_internal_ip_is_the_node_address(kube_lab, k8s):
     for node in client.CoreV1Api(k8s).list_node().items:
         addresses = {a.type: a.address for a in node.status.addresses}

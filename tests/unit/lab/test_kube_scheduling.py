@@ -72,5 +72,5 @@ def test_daemonset_pods_tolerate_what_the_controller_adds():
     assert scheduling.daemon_pod_fits({}, node('n', taints=[not_ready_execute]))
     assert not scheduling.daemon_pod_fits({}, node('n', taints=[NOT_READY])), 'NoSchedule not-ready is not tolerated by default'
     assert scheduling.daemon_pod_fits({'tolerations': [{'operator': 'Exists'}]}, node('n', taints=[CONTROL_PLANE, NOT_READY]))
-    assert scheduling.daemon_pod_fits({'hostNetwork': True}, node('n', taints=[{'key': 'node.kubernetes.io/network-unavailable',
-                                                                                  'effect': 'NoSchedule'}]))
+    network = {'key': 'node.kubernetes.io/network-unavailable', 'effect': 'NoSchedule'}
+    assert scheduling.daemon_pod_fits({'hostNetwork': True}, node('n', taints=[network]))
