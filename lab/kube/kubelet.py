@@ -163,16 +163,20 @@ class Kubelet:
             await self.client.request('PATCH', path + '?fieldManager=talos', {'metadata': {'labels': changed}},
                                       'application/merge-patch+json')
 
-    async def post_status(self, force=False):
+    async def post_status(self, force=False, node=None):
+        """The Lease first (the node lifecycle controller judges by it), then the status when it changed here or the
+        server's copy says otherwise (the node controller marked it Unknown), and at least every minute."""
         loop = asyncio.get_running_loop()
-        if force or self.last_report is None or self.last_report != self.cni_ready or loop.time() - self.last_status >= REPORT_SECONDS:
+        if force or loop.time() - self.last_lease >= LEASE_SECONDS:
+            await self._renew_lease()
+            self.last_lease = loop.time()
+        ready = next((c for c in ((node or {}).get('status') or {}).get('conditions') or () if c.get('type') == 'Ready'), {})
+        drifted = node is not None and ready.get('status') != ('True' if self.cni_ready else 'False')
+        if force or drifted or self.last_report != self.cni_ready or loop.time() - self.last_status >= REPORT_SECONDS:
             status = self._node_status(self.cni_ready)
             await self.client.request('PATCH', '/api/v1/nodes/%s/status?fieldManager=kubelet' % self.view.name, {'status': status},
                                       'application/strategic-merge-patch+json')
             self.last_status, self.last_report = loop.time(), self.cni_ready
-        if force or loop.time() - self.last_lease >= LEASE_SECONDS:
-            await self._renew_lease()
-            self.last_lease = loop.time()
 
     async def _renew_lease(self):
         path = '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/' + self.view.name
@@ -346,7 +350,7 @@ class Kubelet:
                     await self.sync_pods(node)
                     if was_ready != self.cni_ready:
                         self.ready_since = now()
-                    await self.post_status(force=was_ready != self.cni_ready)
+                    await self.post_status(force=was_ready != self.cni_ready, node=node)
                 except ApiStatus as exc:
                     if exc.code == 404 and self.registered:
                         self.registered = False  # the Node object was deleted: register again, as the kubelet does
