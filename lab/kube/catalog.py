@@ -63,9 +63,6 @@ _ROWS = (
     ('storage.k8s.io', 'v1', 'VolumeAttachment', 'volumeattachments', False, (), ('status',), ()),
 )
 
-VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
-SUBRESOURCE_VERBS = {'status': ['get', 'patch', 'update'], 'scale': ['get', 'patch', 'update'], 'finalize': ['update'],
-                     'approval': ['get', 'patch', 'update']}
 # Kubernetes versions the lab can serve: kubernetes-validate's bundle has schemas for these minors.
 SCHEMA_ROOT = os.path.join(os.path.dirname(kubernetes_validate.__file__), 'kubernetes-json-schema')
 

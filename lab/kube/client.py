@@ -4,7 +4,6 @@ and failover across the control planes' API servers in the way KubePrism balance
 """
 import asyncio
 import json
-import os
 import ssl
 
 import aiohttp
@@ -142,8 +141,3 @@ class Client:
             base += '/' + subresource
         return base
 
-
-def write_private(path, data):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'wb') as handle:
-        handle.write(data)

@@ -6,7 +6,6 @@ CRD's structural schema for custom resources, metadata), status-subresource rule
 timestamps, managedFields, then a compare-and-swap transaction in etcd. A write that changes nothing is
 not stored (the resourceVersion stays), as on a real server.
 """
-import asyncio
 import base64
 import copy
 import datetime
@@ -568,14 +567,3 @@ def _crd_causes(crd):
                                        % json.dumps(spec.get('group', ''))))
     return causes
 
-
-async def retry_unavailable(call, attempts=3):
-    """Run ``call()`` again when etcd briefly did not answer (leader change)."""
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except stores.Unavailable:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.2 * (attempt + 1))
-    return None

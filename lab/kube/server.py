@@ -167,8 +167,6 @@ class Api:
         subresource = rest[2] if len(rest) > 2 else None
         if len(rest) > 3 or (subresource and subresource not in resource.subresources):
             raise errors.no_resource()
-        if resource.plural == 'namespaces' and name is None and namespace is None and len(rest) == 1:
-            pass
         return Target(resource, namespace, name, subresource)
 
     async def _resource(self, request, target, user, groups):
