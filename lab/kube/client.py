@@ -140,4 +140,3 @@ class Client:
         if subresource:
             base += '/' + subresource
         return base
-

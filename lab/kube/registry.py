@@ -566,4 +566,3 @@ def _crd_causes(crd):
         causes.append(validation.Cause('spec.group', 'FieldValueInvalid', 'Invalid value: %s: should be a domain with at least one dot'
                                        % json.dumps(spec.get('group', ''))))
     return causes
-
