@@ -154,3 +154,18 @@ def test_lab_env_carries_the_admin_kubeconfig(kube_lab, k8s):
     assert base64.b64decode(cluster['certificate-authority-data']) == kube_lab.cluster.k8s_ca.crt_pem
     assert cluster['server'] == kube_lab.cluster.endpoint
     assert client.CoreV1Api(api_client(path)).read_namespace('kube-system').status.phase == 'Active'
+
+
+def test_lists_page_with_limit_and_continue(k8s, kubectl):
+    core = client.CoreV1Api(k8s)
+    for index in range(5):
+        core.create_namespaced_config_map('kube-public', {'metadata': {'name': 'page-%d' % index, 'labels': {'paged': 'yes'}}})
+    first = core.list_namespaced_config_map('kube-public', label_selector='paged=yes', limit=2)
+    assert [c.metadata.name for c in first.items] == ['page-0', 'page-1']
+    assert first.metadata.remaining_item_count == 3 and first.metadata._continue
+    rest = core.list_namespaced_config_map('kube-public', label_selector='paged=yes', limit=10, _continue=first.metadata._continue)
+    assert [c.metadata.name for c in rest.items] == ['page-2', 'page-3', 'page-4']
+    assert rest.metadata.resource_version == first.metadata.resource_version, 'one snapshot across the pages'
+    assert not rest.metadata._continue
+    names = kubectl('-n', 'kube-public', 'get', 'configmaps', '-l', 'paged=yes', '--chunk-size=2', '-o', 'name').stdout.split()
+    assert names == ['configmap/page-%d' % index for index in range(5)]
