@@ -19,10 +19,10 @@ from xml.etree import ElementTree
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils', 'talos'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from talos_api import certs, fake_node  # noqa: E402  pylint: disable=wrong-import-position
+from api import certs, fake_node  # noqa: E402  pylint: disable=wrong-import-position
 import cosi_mesh  # noqa: E402  pylint: disable=wrong-import-position
 
 NAMES = ['vps-cp-1', 'vps-cp-2', 'home-cp-1', 'home-w-1', 'home-w-2']

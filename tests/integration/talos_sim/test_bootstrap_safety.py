@@ -17,9 +17,9 @@ import yaml
 from sim_support import configure
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils', 'talos'))
 
-from talos_api.relay import Relay  # noqa: E402  pylint: disable=wrong-import-position
+from api.relay import Relay  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.lab
 

@@ -17,9 +17,9 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos import secr
 from module_runner import MODULES, run_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils', 'talos'))
 
-from talos_api import certs, fake_node  # noqa: E402  pylint: disable=wrong-import-position
+from api import certs, fake_node  # noqa: E402  pylint: disable=wrong-import-position
 
 SCHEMAS = os.path.join(ROOT, 'talos_schemas')
 FAILURE_KEYS = {'reason', 'node', 'call', 'status', 'message'}
