@@ -183,7 +183,7 @@ options:
         the inventory cache still holds for this source (O(cache=true), within O(cache_timeout)), with their
         variables as last read; without a cache entry the group is empty. A warm cache answers without any
         request, so a job that must read the APIs every time runs with C(--flush-cache) or
-        C(meta: refresh_inventory), and falls back on the cache only when a backend is down.
+        a C(refresh_inventory) meta task, and falls back on the cache only when a backend is down.
       - A run in which every configured backend fails still fails, and so do bad options and a host name used on
         both backends. A run with an unreadable backend never writes the inventory cache, so the cache keeps the
         last complete listing.
