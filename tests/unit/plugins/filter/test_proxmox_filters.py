@@ -34,16 +34,18 @@ def test_api_options_from_the_inventorys_url_and_token_forms(url, user, token_id
 
 
 @pytest.mark.parametrize('url, user, token_id, message', [
-    ('pve.example.org:8006', 'u@pve', 't', "proxmox_nodes_api_url (PROXMOX_URL) must be an https:// URL such as "
-                                            "https://pve.example.org:8006, got 'pve.example.org:8006'."),
+    ('pve.example.org:8006', 'u@pve', 't',
+     "proxmox_nodes_api_url (PROXMOX_URL) must be an https:// URL such as https://pve.example.org:8006, "
+     "got 'pve.example.org:8006'."),
     ('http://pve:8006', 'u@pve', 't', 'must be an https:// URL'),
     ('https://pve:notaport', 'u@pve', 't', 'must be an https:// URL'),
     ('https://pve/pve/', 'u@pve', 't', 'community.proxmox takes no credentials, path or query in it'),
     ('https://root:pw@pve', 'u@pve', 't', "takes no credentials, path or query in it, got 'https://***@pve'."),
-    ('http://root:pw@pve', 'u@pve', 't', "must be an https:// URL such as https://pve.example.org:8006, got "
-                                         "'http://***@pve'."),
-    ('https://pve', 'u@pve', 'other@pve!t', "proxmox_nodes_api_token_id (PROXMOX_TOKEN_ID) 'other@pve!t' belongs to "
-                                           "other@pve, not to proxmox_nodes_api_user (PROXMOX_USER) u@pve."),
+    ('http://root:pw@pve', 'u@pve', 't',
+     "must be an https:// URL such as https://pve.example.org:8006, got 'http://***@pve'."),
+    ('https://pve', 'u@pve', 'other@pve!t',
+     "proxmox_nodes_api_token_id (PROXMOX_TOKEN_ID) 'other@pve!t' belongs to other@pve, not to "
+     "proxmox_nodes_api_user (PROXMOX_USER) u@pve."),
     ('https://pve', '', 't', 'the Proxmox API token needs a user and a name'),
     ('https://pve', 'u@pve', 'u@pve!', 'the Proxmox API token needs a user and a name'),
 ])
