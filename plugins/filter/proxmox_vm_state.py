@@ -19,7 +19,7 @@ author:
 options:
   _input:
     description:
-      - The planned VM, as in O(hybridops.talos.proxmox_nodes#role:proxmox_nodes_vms)
+      - The planned VM, as in O(hybridops.talos.proxmox_nodes#role:main:proxmox_nodes_vms)
         (C(name), C(role), C(node), C(vmid), C(ip), optionally C(cores), C(memory), C(disk_size), C(tags)).
     type: dict
     required: true
