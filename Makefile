@@ -12,7 +12,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh \
+        test-integration test-pytest build artifact-check changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh \
         bench-backup drill-restore clean
 
 help:
@@ -29,7 +29,7 @@ demo: setup
 	@bash scripts/demo.sh
 
 # The pytest suites run last so that the output ends with pytest's summary line.
-test: setup test-sanity test-lint test-yamllint changelog-lint docs-check build test-molecule test-pytest
+test: setup test-sanity test-lint test-yamllint changelog-lint docs-check build artifact-check test-molecule test-pytest
 
 test-sanity: setup
 	@bash scripts/sanity.sh
@@ -48,6 +48,10 @@ docs-check: setup
 
 build: setup
 	@bash scripts/build_check.sh
+
+# The built artifact passes galaxy-importer and antsibull-docs, installs cleanly and validates configs.
+artifact-check: build
+	@bash scripts/artifact_check.sh
 
 test-molecule: setup
 	@bash scripts/molecule.sh

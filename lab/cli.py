@@ -1,8 +1,11 @@
-"""``python -m lab up|down|status``: start, stop and show the lab's stand-ins.
+"""``python -m lab up|down|status``: start, stop and show the lab's stand-ins and Talos nodes.
 
-``up`` starts each stand-in as a background process on loopback, waits until it answers, and
-writes ``.lab/env`` and ``.lab/hybrid.yml``. Running ``up`` again while the lab runs only rewrites
-those two files. ``down`` stops what ``up`` started (pid files under ``.lab/``) and removes ``.lab/``.
+``up`` starts each stand-in as a background process on loopback, waits until it answers, starts the
+Talos nodes (lab/talos/cli_hooks.py), and writes ``.lab/env`` and ``.lab/hybrid.yml``. It is all or
+nothing: when a step fails, ``up`` stops whatever it started, says what failed and keeps only the
+logs. Running ``up`` again while the whole lab runs reuses it (and restarts nodes that were powered
+off); over a lab of which only part runs (a stand-in died), it removes the rest and starts afresh.
+``down`` stops what ``up`` started (pid files under ``.lab/``) and removes ``.lab/``.
 """
 import argparse
 import errno
@@ -17,6 +20,7 @@ import urllib.request
 import uuid
 
 from . import ROOT, pki, process, state
+from .hcloud import openapi_missing
 from .talos import cli_hooks as talos_hooks
 
 SERVICES = (('hcloud', 'lab.hcloud'), ('pve', 'lab.pve'))
@@ -196,27 +200,55 @@ def _require_root(command):
                        'run it as root, e.g. sudo .venv/bin/python -m lab %s' % command)
 
 
-def up(args):
-    _require_root('up')
-    state.ensure_dir()
-    running = [name for name, module in SERVICES if _running(_pid(name), module)]
-    if running:
-        hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
-        if len(running) != len(SERVICES) or not hcloud or not pve:
-            raise LabError('the lab is partly running (%s); run `python -m lab down` first' % ', '.join(running))
-        env = build_env(hcloud, pve)
-        state.write_env(env)
-        state.write_hybrid(env)
-        print('lab already running (hcloud servers +%d, pve vms +%d); rewrote %s and %s'
+def _running_stand_ins():
+    return [name for name, module in SERVICES if _running(_pid(name), module)]
+
+
+def _stop_stand_ins():
+    """Stop the stand-ins whose pid file names a live one; return 'name (pid N)' for each."""
+    stopped = []
+    for name, module in SERVICES:
+        pid = _pid(name)
+        if _running(pid, module):
+            _stop(pid)
+            stopped.append('%s (pid %d)' % (name, pid))
+    return stopped
+
+
+def _teardown(keep_logs=False):
+    """Stop every node and stand-in of this lab and remove its state; return (nodes, stand-ins) stopped."""
+    nodes = talos_hooks.down()
+    stand_ins = _stop_stand_ins()
+    state.remove(keep_logs=keep_logs)
+    return nodes, stand_ins
+
+
+def _reuse(args):
+    """The running lab's (hcloud, pve) configs when all of it runs; a partly running lab is removed first."""
+    running = _running_stand_ins()
+    hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
+    if len(running) == len(SERVICES) and hcloud and pve:
+        print('lab already running (hcloud servers +%d, pve vms +%d); rewriting %s and %s'
               % (hcloud['servers'], pve['vms'], state.path('env'), state.path('hybrid.yml')))
         if (args.hcloud_servers, args.pve_vms) != (hcloud['servers'], pve['vms']):
             print('lab: the running lab keeps its seed; run `python -m lab down` first to seed +%d servers, +%d VMs'
                   % (args.hcloud_servers, args.pve_vms), file=sys.stderr)
-        return 0
+        return hcloud, pve
+    nodes = talos_hooks.recorded_nodes()
+    if running or nodes:
+        found = ['%s %s' % (name, 'running' if name in running else 'not running') for name, _module in SERVICES]
+        if nodes:
+            found.append('Talos nodes: %d of %d running' % nodes)
+        print('lab: the lab is partly running (%s); removing it and starting afresh' % ', '.join(found), file=sys.stderr)
+        _teardown()
+    return None
+
+
+def _start_stand_ins(args):
+    """Start both stand-ins and wait until they answer; on any failure stop the ones started and raise."""
     for label, port in (('--hcloud-port', args.hcloud_port), ('--pve-port', args.pve_port)):
         if not _port_free(args.host, port):
             raise LabError('port %d on %s is already in use; pick another with %s' % (port, args.host, label))
-    started = time.monotonic()
     hcloud, pve = _configs(args)
     ca_crt, ca_key = pki.make_ca(state.ensure_dir())
     pki.issue(state.STATE_DIR, 'pve', (args.host, 'localhost'), ca_crt, ca_key)
@@ -232,25 +264,51 @@ def up(args):
         for _name, _module, proc, _probe in procs:
             _stop(proc.pid)
         raise
-    env = build_env(hcloud, pve)
-    state.write_env(env)
-    state.write_hybrid(env)
-    print('lab up in %.1f s: hcloud %s (%d servers), proxmox %s (%d VMs); env in %s'
-          % (time.monotonic() - started, env['HCLOUD_ENDPOINT'], 2 + args.hcloud_servers, env['PROXMOX_URL'],
-             3 + args.pve_vms, state.path('env')))
+    return hcloud, pve
+
+
+def up(args):
+    _require_root('up')
+    if args.validate and openapi_missing():
+        raise LabError('--validate: %s' % openapi_missing())
+    state.ensure_dir()
+    started = time.monotonic()
+    reused = _reuse(args)
+    try:
+        if reused:
+            hcloud, pve = reused
+        else:
+            hcloud, pve = _start_stand_ins(args)
+            print('lab up in %.1f s: hcloud http://%s:%d/v1 (%d servers), proxmox https://%s:%d (%d VMs)'
+                  % (time.monotonic() - started, hcloud['host'], hcloud['port'], 2 + args.hcloud_servers,
+                     pve['host'], pve['port'], 3 + args.pve_vms))
+        record = talos_hooks.up(args)
+        env = build_env(hcloud, pve)
+        state.write_env(env)
+        state.write_hybrid(env)
+        if record:
+            talos_hooks.append_env(record)
+    except BaseException as exc:
+        if reused:  # the nodes clean up after themselves; the stand-ins were running before and stay
+            if isinstance(exc, talos_hooks.NodesError):
+                raise LabError(str(exc)) from None
+            raise
+        _nodes, stand_ins = _teardown(keep_logs=True)  # the nodes' own failure path has stopped them already
+        if not isinstance(exc, (LabError, talos_hooks.NodesError)):
+            raise
+        raise LabError('%s\nlab: `up` failed, so it stopped everything it had started (stand-ins: %s; and any Talos '
+                       'node, namespace and bridge); the logs stay in %s'
+                       % (exc, ', '.join(stand_ins) or 'none', state.STATE_DIR)) from None
+    print('lab env in %s' % state.path('env'))
     return 0
 
 
 def down(_args):
     _require_root('down')
-    stopped = []
-    for name, module in SERVICES:
-        pid = _pid(name)
-        if _running(pid, module):
-            _stop(pid)
-            stopped.append('%s (pid %d)' % (name, pid))
-    state.remove()
-    print('lab down: stopped %s; removed %s' % (', '.join(stopped) or 'nothing', state.STATE_DIR))
+    nodes, stand_ins = _teardown()
+    if nodes:
+        print('talos nodes stopped: %s' % ', '.join(nodes))
+    print('lab down: stopped %s; removed %s' % (', '.join(stand_ins) or 'nothing', state.STATE_DIR))
     return 0
 
 
@@ -275,8 +333,9 @@ def main(argv=None):
     try:
         if args.command in talos_hooks.COMMANDS:
             return talos_hooks.run_command(args)
-        talos_hooks.before(args)
-        return talos_hooks.after(args, {'up': up, 'down': down, 'status': status}[args.command](args))
+        if args.command == 'status':
+            return talos_hooks.status_code(status(args))
+        return {'up': up, 'down': down}[args.command](args)
     except LabError as exc:
         print('lab: %s' % exc, file=sys.stderr)
         return 1

@@ -94,5 +94,19 @@ def write_hybrid(env, state_dir=None):
     return write_private('hybrid.yml', text, state_dir)
 
 
-def remove(state_dir=None):
-    shutil.rmtree(state_dir or STATE_DIR, ignore_errors=True)
+def remove(state_dir=None, keep_logs=False):
+    """Remove the lab directory; with ``keep_logs`` only what is not a ``*.log`` file (after a failed ``up``)."""
+    directory = state_dir or STATE_DIR
+    if not keep_logs:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for parent, folders, files in os.walk(directory, topdown=False):
+        for name in files:
+            if not name.endswith('.log'):
+                os.remove(os.path.join(parent, name))
+        for name in folders:
+            path = os.path.join(parent, name)
+            if os.path.islink(path):
+                os.remove(path)
+            elif not os.listdir(path):
+                os.rmdir(path)

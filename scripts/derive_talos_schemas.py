@@ -1,9 +1,11 @@
-"""Write the Talos config schemas the collection validates against to talos_schemas/<contract>.json.
+"""Derive the Talos config schemas the collection validates against: talos_schemas/<contract>.json.
 
-Source: Talos' published JSON schemas in ../shared/oracles/talos/<tag>/config.schema.json (MPL-2.0,
+Source: Talos' published JSON schemas, ../shared/oracles/talos/<tag>/config.schema.json (MPL-2.0,
 siderolabs/talos). The copies drop the human documentation (descriptions, titles) that validation
-does not read, and record the Talos tag they come from. talos_schemas/ is generated, never committed;
-`make setup` runs this script and the collection artifact ships the result.
+does not read, and record the Talos tag they come from. The result is committed (talos_schemas/,
+see docs/decisions/0004-talos-schemas-committed.md): run this script after adding a contract or
+moving a tag, and commit what it writes. A test checks that the committed files equal its output
+whenever ../shared is present.
 Usage: derive_talos_schemas.py [SOURCE_DIR [DEST_DIR]]
 """
 import json
@@ -23,6 +25,15 @@ def strip_docs(node):
     return node
 
 
+def derive(path, tag):
+    """The committed text for the published schema at ``path`` (Talos ``tag``)."""
+    with open(path, encoding='utf-8') as handle:
+        schema = strip_docs(json.load(handle))
+    schema['x-hybridops-source'] = 'siderolabs/talos %s config.schema.json (MPL-2.0), documentation removed' % tag
+    # One key per line: a reviewable diff when a tag moves.
+    return json.dumps(schema, sort_keys=True, indent=1) + '\n'
+
+
 def main(argv):
     source = argv[1] if len(argv) > 1 else os.path.join(ROOT, '..', 'shared', 'oracles', 'talos')
     dest = argv[2] if len(argv) > 2 else os.path.join(ROOT, 'talos_schemas')
@@ -31,20 +42,10 @@ def main(argv):
         path = os.path.join(source, tag, 'config.schema.json')
         if not os.path.isfile(path):
             sys.exit('derive_talos_schemas: %s is missing' % path)
-        with open(path, encoding='utf-8') as handle:
-            schema = strip_docs(json.load(handle))
-        schema['x-hybridops-source'] = 'siderolabs/talos %s config.schema.json (MPL-2.0), documentation removed' % tag
+        text = derive(path, tag)
         target = os.path.join(dest, '%s.json' % contract)
-        text = json.dumps(schema, sort_keys=True, separators=(',', ':')) + '\n'
-        current = None
-        if os.path.exists(target):
-            with open(target, encoding='utf-8') as handle:
-                current = handle.read()
-        if current != text:  # atomic: parallel test workers may read it meanwhile
-            tmp = '%s.%d.tmp' % (target, os.getpid())
-            with open(tmp, 'w', encoding='utf-8') as handle:
-                handle.write(text)
-            os.replace(tmp, target)
+        with open(target, 'w', encoding='utf-8') as handle:
+            handle.write(text)
         print('derive_talos_schemas: %s <- %s (%d bytes)' % (target, tag, len(text)))
 
 

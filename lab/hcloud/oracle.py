@@ -1,7 +1,8 @@
 """Check requests and responses against the published Hetzner Cloud OpenAPI description.
 
-The description lives outside the repository (``../shared/oracles/hcloud/hcloud.openapi.json``,
-see its README) and is read, never copied. ``openapi-core`` needs two rewrites, done here in memory
+Test-only: the description lives outside the repository (``../shared/oracles/hcloud/hcloud.openapi.json``,
+see its README) and is read, never copied; without it the check cannot be switched on (``OracleMissing``)
+and the stand-in serves as usual. ``openapi-core`` needs two rewrites, done here in memory
 at load time: the response keys ``4xx``/``5xx`` become ``4XX``/``5XX``, and OpenAPI 3.0's
 ``nullable: true`` becomes the 3.1 form (``anyOf: [..., {type: 'null'}]``), without which a real
 ``"error": null`` in an action is rejected. A third rewrite follows the description's own words:
@@ -9,7 +10,6 @@ fields documented as "ID or name" accept an integer ID as well as a name, as the
 and as the ``hcloud`` library sends them.
 """
 import json
-import os
 import urllib.parse
 
 from openapi_core import OpenAPI
@@ -17,8 +17,8 @@ from openapi_core.datatypes import RequestParameters
 from openapi_core.exceptions import OpenAPIError
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SPEC = os.path.join(ROOT, '..', 'shared', 'oracles', 'hcloud', 'hcloud.openapi.json')
+from . import OPENAPI_SPEC as SPEC, OracleMissing, openapi_missing
+
 HOST_URL = 'https://api.hetzner.cloud'
 
 
@@ -101,6 +101,9 @@ def _describe(exc):
 
 class Oracle(object):
     def __init__(self, path=SPEC):
+        missing = openapi_missing() if path == SPEC else None
+        if missing:
+            raise OracleMissing(missing)
         self.api = load(path)
 
     def check(self, method, path, query, headers, body, status, data, response_headers):

@@ -10,7 +10,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import firewalls, misc, networks, servers
+from . import OracleMissing, firewalls, misc, networks, openapi_missing, servers
 from .routes import Request, resolve
 from .store import ApiError, Store
 
@@ -74,6 +74,8 @@ class Lab(object):
 
     def enable_validation(self, enabled):
         if enabled and self.oracle is None:
+            if openapi_missing():
+                raise OracleMissing(openapi_missing())
             from .oracle import shared  # openapi-core is a test-only dependency: load it on demand
             self.oracle = shared()
         self.validating = bool(enabled)
@@ -290,7 +292,10 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {'seconds': lab.store.action_seconds}
         if path == '/validation':
             if method == 'PUT':
-                lab.enable_validation(bool(spec.get('enabled')))
+                try:
+                    lab.enable_validation(bool(spec.get('enabled')))
+                except OracleMissing as exc:
+                    return 409, {'error': str(exc)}
             return 200, {'enabled': lab.validating}
         if path == '/violations':
             snapshot = list(lab.violations)

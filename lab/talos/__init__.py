@@ -10,5 +10,7 @@ from .. import ROOT
 
 TALOS_VERSIONS = ('v1.9.6', 'v1.13.9')
 DEFAULT_VERSION = 'v1.9.6'
-# Oracles and interface facts are read where they are published, never copied into the repository.
-SHARED = os.environ.get('LAB_SHARED_DIR') or os.path.join(ROOT, '..', 'shared')
+# What the nodes check, from the repository alone (never ../shared): the per-call role rules and the
+# Talos config schemas. Tests compare both with the upstream oracles when ../shared is present.
+API_ROLES_FILE = os.path.join(ROOT, 'lab', 'talos', 'api_roles.json')
+SCHEMA_DIR = os.path.join(ROOT, 'talos_schemas')

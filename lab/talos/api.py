@@ -2,7 +2,7 @@
 with the collection's generated base classes, answering as the node's Talos version does.
 
 Authorization follows talos-api.md section 5: roles are the Organization values of the verified
-client certificate, each call's rule comes from the interface facts file (read at run time), and a
+client certificate, each call's rule comes from ``api_roles.json`` (derived from the interface facts), and a
 node in maintenance mode gives every caller ``os:reader`` (v1.13) or serves only its small
 maintenance API (v1.9.6). Calls not implemented here answer UNIMPLEMENTED, as Talos does.
 """
@@ -16,7 +16,7 @@ import uuid
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from . import certs, etcd, machine, proxy, recovery, resources, validate
+from . import API_ROLES_FILE, certs, etcd, machine, proxy, recovery, resources, validate
 from .proto import common_pb2, cosi_state_grpc, cosi_state_pb2, machine_grpc, machine_pb2
 
 LOG = logging.getLogger('lab.talos')
@@ -27,20 +27,11 @@ CHUNK = 128 * 1024
 MAINTENANCE_V19 = {'ApplyConfiguration', 'Version', 'Upgrade', 'Reset', 'Get', 'List', 'Watch'}
 
 
-def load_rules(shared):
-    """{version: {method name: set of roles}} from talos-api-facts.json."""
-    with open(os.path.join(shared, 'reference', 'talos-api-facts.json'), encoding='utf-8') as handle:
-        facts = json.load(handle)
-    rules = {}
-    for tag in facts['talos_tags']:
-        table = rules.setdefault(tag, {})
-        for service in facts['services'].values():
-            for rpc in service['rpcs'].values():
-                roles = rpc['allowed_roles']
-                roles = roles[tag] if isinstance(roles, dict) else roles
-                # Entries like "os:reader (handler then requires ...)" keep their role; prose entries go.
-                table[rpc['full_method']] = {role.split(' ')[0] for role in roles if role.startswith('os:')}
-    return rules
+def load_rules(path=API_ROLES_FILE):
+    """{version: {method name: set of roles}} from the lab's rules file (derived from the interface facts)."""
+    with open(path, encoding='utf-8') as handle:
+        roles = json.load(handle)['roles']
+    return {tag: {method: set(allowed) for method, allowed in table.items()} for tag, table in roles.items()}
 
 
 def go_duration(seconds):
@@ -134,7 +125,7 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
                                                         'cannot apply more configuration changes until next reboot')
         async with node.apply_lock:
             try:
-                docs = validate.check(request.data, node.version, node.shared)
+                docs = validate.check(request.data, node.version)
             except validate.ConfigError as exc:
                 if node.maintenance and v19 and exc.kind == 'parse':
                     raise GRPCError(Status.UNKNOWN, str(exc)) from None

@@ -1,13 +1,18 @@
 """What ``python -m lab up|down|status`` calls for the Talos nodes (kept here so lab/cli.py changes little).
 
 ``add_arguments(up_parser)`` adds the options, ``up(args)`` starts the nodes after the Hetzner and
-Proxmox stand-ins answer (their addresses are the nodes' addresses), ``down()`` and ``status()``.
+Proxmox stand-ins answer (their addresses are the nodes' addresses) and raises ``NodesError`` when
+they cannot start (having stopped its own), ``down()``, ``status()`` and ``recorded_nodes()``.
 """
 import os
 import sys
 
 from .. import ROOT, state
-from . import DEFAULT_VERSION, TALOS_VERSIONS, faults, launcher, topology
+from . import DEFAULT_VERSION, TALOS_VERSIONS, faults, launcher, netns, topology
+
+
+class NodesError(Exception):
+    """The Talos nodes could not be started; the message says what failed."""
 
 
 def _float_env(name, default):
@@ -42,43 +47,40 @@ def up(args):
         version, versions = topology.parse_versions(args.talos_version, args.talos_node_version)
         record = launcher.up(extra_workers=args.talos_nodes, version=version, versions=versions,
                              reboot_seconds=args.talos_reboot_seconds)
-    except (launcher.LaunchError, topology.TopologyError) as exc:
-        raise SystemExit('lab: %s' % exc) from None
+    except (launcher.LaunchError, topology.TopologyError, netns.NetworkError) as exc:
+        raise NodesError(str(exc)) from None
     listed = ', '.join('%s %s' % (n['name'], n['address']) for n in record['nodes']) or 'none'
     print('talos nodes: %s; list in %s' % (listed, state.path(launcher.NODES_FILE)))
     return record
 
 
-def _append_env(record):
+def append_env(record):
     """Add TALOS_LAB_NODES, TALOS_LAB_CONTROLPLANES, TALOS_LAB_WORKERS and TALOS_LAB_NODES_FILE to ``.lab/env``."""
     path = state.path('env')
     if not os.path.exists(path):
         return
     with open(path, encoding='utf-8') as handle:
-        lines = [line for line in handle.read().splitlines() if not line.startswith('TALOS_LAB_')]
+        lines = [line for line in handle.read().splitlines() if not line.startswith(('TALOS_LAB_', 'KUBECONFIG='))]
     values = dict(launcher.env_lines(record), TALOS_LAB_NODES_FILE=state.path(launcher.NODES_FILE))
+    if os.path.exists(state.path('kubeconfig')):  # written by the first control plane whose API came up (lab/kube/apiserver.py)
+        values['KUBECONFIG'] = state.path('kubeconfig')
     lines += ['%s=%s' % item for item in sorted(values.items())]
     state.write_private('env', '\n'.join(lines) + '\n')
 
 
-def before(args):
-    """Called by lab/cli.py before a command: ``down`` stops the nodes while their record still exists."""
-    if args.command == 'down' and os.geteuid() == 0:
-        stopped = down()
-        if stopped:
-            print('talos nodes stopped: %s' % ', '.join(stopped))
+def recorded_nodes():
+    """(running, recorded) node counts of this lab's node record; None when there is no record."""
+    record = launcher.read_nodes()
+    if not record:
+        return None
+    return len(launcher.running(record)), len(record.get('nodes', ()))
 
 
-def after(args, status_code):
-    """Called by lab/cli.py after a command with its exit status; returns the status to exit with."""
-    if args.command == 'up' and status_code == 0:
-        record = up(args)
-        if record:
-            _append_env(record)
-    elif args.command == 'status':
-        if not status() and status_code == 0:
-            return 3
-    return status_code
+def status_code(stand_ins_code):
+    """Print the nodes after ``status`` printed the stand-ins; the exit status of both (3: something stopped)."""
+    if not status() and stand_ins_code == 0:
+        return 3
+    return stand_ins_code
 
 
 COMMANDS = ('fault', 'heal')
@@ -126,7 +128,10 @@ def main(argv=None):
     if args.command in COMMANDS:
         return run_command(args)
     if args.command == 'up':
-        up(args)
+        try:
+            up(args)
+        except NodesError as exc:
+            raise SystemExit('lab: %s' % exc) from None
         return 0
     if args.command == 'down':
         print('talos nodes stopped: %s' % (', '.join(down()) or 'none'))

@@ -12,11 +12,12 @@ import sys
 import time
 
 from .. import ROOT, process, state
-from . import SHARED, netns, topology
+from . import netns, topology
 
 NODES_FILE = 'talos-nodes.json'
 PORT = 50000
-READY_TIMEOUT = 30
+# Seconds the nodes get to listen after they start: more on a slow machine (LAB_TALOS_READY_TIMEOUT).
+READY_TIMEOUT = float(os.environ.get('LAB_TALOS_READY_TIMEOUT') or 30)
 STOP_TIMEOUT = 5
 
 
@@ -97,7 +98,7 @@ def _wait_ready(started, deadline):
         if waiting:
             time.sleep(0.05)
     if waiting:
-        raise LaunchError('Talos nodes %s did not listen on port %d within %d s' % (', '.join(sorted(waiting)), PORT, READY_TIMEOUT))
+        raise LaunchError('Talos nodes %s did not listen on port %d within %g s' % (', '.join(sorted(waiting)), PORT, READY_TIMEOUT))
 
 
 def up(state_dir=None, extra_workers=0, version='v1.9.6', versions=None, reboot_seconds=3.0, boot_seconds=0.5,
@@ -109,7 +110,11 @@ def up(state_dir=None, extra_workers=0, version='v1.9.6', versions=None, reboot_
     state.ensure_dir(state_dir)
     record = read_nodes(state_dir)
     if record and running(record, state_dir):
-        return _restart_dead(record, state_dir)
+        present = netns.existing_namespaces()
+        gone = sorted(node['name'] for node in record['nodes'] if node['netns'] not in present)
+        if not gone:
+            return _restart_dead(record, state_dir)
+        log('lab: the namespaces of Talos nodes %s are gone; starting every node afresh' % ', '.join(gone), file=sys.stderr)
     if record:
         _teardown(record, state_dir)
     prefix = os.environ.get('LAB_NETNS_PREFIX', 'lab-') if prefix is None else prefix
@@ -141,7 +146,7 @@ def up(state_dir=None, extra_workers=0, version='v1.9.6', versions=None, reboot_
         for node in nodes:
             node_dir = _private_dir(os.path.join(base, node['name']))
             config = dict(node, dir=node_dir, lab_dir=base, nodes_file=state.path(NODES_FILE, state_dir=state_dir), port=PORT,
-                          reboot_seconds=reboot_seconds, boot_seconds=boot_seconds, shared=os.path.abspath(SHARED),
+                          reboot_seconds=reboot_seconds, boot_seconds=boot_seconds,
                           root_mount_ns=os.stat('/proc/self/ns/mnt').st_ino)  # kubespan.py mounts only elsewhere
             config_path = state.write_json('node.json', config, state_dir=node_dir)
             started[node['name']] = (node, _spawn(node, config_path, node_dir), node_dir)
@@ -156,13 +161,10 @@ def _restart_dead(record, state_dir):
     """A second ``up``: nodes whose process died (or was stopped) start again in their namespaces and
     carry on from their files (config, identity, etcd data), as a node that was powered off would."""
     alive = running(record, state_dir)
-    present = netns.existing_namespaces()
     started = {}
     for node in record['nodes']:
         if node['name'] in alive:
             continue
-        if node['netns'] not in present:
-            raise LaunchError('the namespace %s of Talos node %s is gone; run `python -m lab down` first' % (node['netns'], node['name']))
         node_dir = os.path.join(talos_dir(state_dir), node['name'])
         started[node['name']] = (node, _spawn(node, os.path.join(node_dir, 'node.json'), node_dir), node_dir)
     if started:

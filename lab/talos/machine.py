@@ -104,7 +104,6 @@ class Node:
         self.address = config['address']
         self.version = config['version']
         self.dir = config['dir']
-        self.shared = config['shared']
         self.tls_dir = os.path.join(self.dir, 'tls')
         os.makedirs(self.tls_dir, mode=0o700, exist_ok=True)
         persisted = json.loads(_read(self.path('identity.json')) or b'{}')

@@ -14,6 +14,7 @@ import sys
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.server import Server
 
+from ..kube import agent as kube_agent
 from . import api, kubespan, machine
 
 LOG = logging.getLogger('lab.talos')
@@ -55,13 +56,14 @@ class ServerControl:
 
 async def run(config):
     node = machine.Node(config)
-    control = ServerControl(node, api.load_rules(config['shared']))
+    control = ServerControl(node, api.load_rules())
     node.server_control = control
     node.publish()
     await control.start()
     supervisor = asyncio.get_running_loop().create_task(node.supervise_etcd())
     node.kubespan = kubespan.Manager(node)  # WireGuard when the config enables KubeSpan (kubespan.py)
     mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
+    kube = asyncio.get_running_loop().create_task(kube_agent.Agent(node).run())  # API server, kubelet (lab/kube/agent.py)
     stop = asyncio.Event()
     node.power_off = stop.set  # a reset without reboot ends the process, as the machine powers off
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,6 +71,8 @@ async def run(config):
     await stop.wait()
     supervisor.cancel()
     mesh.cancel()
+    kube.cancel()
+    await asyncio.gather(kube, return_exceptions=True)
     await asyncio.to_thread(node.kubespan.stop)
     await control.stop()
     if node.member is not None:

@@ -1,9 +1,11 @@
 """Machine config checks as a node of a given Talos version makes them, from the published JSON schema.
 
 Deliberately independent of the collection's own validator (that would test our code with our
-code): the schema is read from ``../shared/oracles/talos/<tag>/config.schema.json`` at run time and
-every YAML document is checked against its definition, after the preprocessing facts.md names
-(drop ``persist`` and ``machine.install.bootloader``, Go's ``0o644`` file modes to integers).
+code): this module has its own checking code, and reads the schema of the node's version from the
+repository's ``talos_schemas/<minor>.json`` -- Talos' published schema with only its documentation
+strings removed, which a test compares with the upstream file whenever ../shared is present
+(docs/lab-talos.md). Every YAML document is checked against its definition, after the preprocessing
+facts.md names (drop ``persist`` and ``machine.install.bootloader``, Go's ``0o644`` file modes to integers).
 
 Two failures, as Talos has them: keys the node's version does not know fail the *decoding*
 (``unknown keys found during decoding`` -- what a config of a newer contract gets), everything else
@@ -14,6 +16,8 @@ import os
 
 import jsonschema
 import yaml
+
+from . import SCHEMA_DIR
 
 
 class ConfigError(Exception):
@@ -27,11 +31,16 @@ class ConfigError(Exception):
 _SCHEMAS = {}
 
 
-def schema(shared, version):
+def schema(version, schema_dir=SCHEMA_DIR):
+    """The published schema of Talos ``version`` (v1.9.6 -> talos_schemas/v1.9.json, which names its tag)."""
     if version not in _SCHEMAS:
-        path = os.path.join(shared, 'oracles', 'talos', version, 'config.schema.json')
+        path = os.path.join(schema_dir, '%s.json' % version.rsplit('.', 1)[0])
         with open(path, encoding='utf-8') as handle:
-            _SCHEMAS[version] = json.load(handle)
+            loaded = json.load(handle)
+        source = loaded.get('x-hybridops-source', '')
+        if ' %s ' % version not in source:
+            raise RuntimeError('%s is the schema of %r, not of Talos %s' % (path, source, version))
+        _SCHEMAS[version] = loaded
     return _SCHEMAS[version]
 
 
@@ -139,9 +148,9 @@ def documents(data):
     return docs
 
 
-def check(data, version, shared):
+def check(data, version):
     """Parse and check machine config bytes for a node of ``version``; return the (raw) documents."""
-    root = schema(shared, version)
+    root = schema(version)
     docs = documents(data)
     if sum(1 for doc in docs if 'version' in doc and 'kind' not in doc) > 1:
         raise ConfigError('parse', 'failed to parse config: duplicate v1alpha1 document')

@@ -23,11 +23,17 @@ description:
   - No secret value appears in the result, a diff, a warning or an error.
 author:
   - hybridops.talos maintainers (@hybridops)
+requirements:
+  - cryptography
+  - PyYAML
+  - the C(age) binary, for O(age_recipients) and encrypted bundles
 options:
   path:
     description:
-      - Where the secrets bundle lives. Its folder is created 0700 when missing and must not be readable by
-        others when it exists.
+      - Where the secrets bundle lives, for example C(~/.local/share/hybridops-talos/<cluster>/secrets.yaml) (where the
+        M(hybridops.talos.talos_cluster) role keeps it). Keep it outside the playbook folder and any repository.
+      - Its folder is created 0700 when missing; an existing folder that others can read or enter is refused, when
+        the bundle is read as well as when it is written.
     type: path
     required: true
   state:
@@ -72,6 +78,9 @@ attributes:
   idempotent:
     support: full
     description: A second run finds the bundle and reports RV(ignore:changed=false).
+  action_group:
+    support: none
+    description: It does not reach the Talos API, so it is in no action group.
 notes:
   - Keep the bundle out of version control; back it up encrypted (it can rebuild every node config).
 seealso:
@@ -82,17 +91,17 @@ seealso:
 EXAMPLES = r"""
 - name: Create the cluster secrets once (never overwritten afterwards)
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    path: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
     contract: v1.9
 
 - name: Adopt the existing two-controller cluster from one of its control-plane configs
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/adopted/secrets.yaml"
+    path: ~/.local/share/hybridops-talos/adopted/secrets.yaml
     adopt_from_machineconfig: "{{ playbook_dir }}/adopt/vps-0-controlplane.yaml"
 
 - name: Adopt a bundle made by talosctl gen secrets, stored encrypted with age
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/encrypted/secrets.yaml.age"
+    path: ~/.local/share/hybridops-talos/encrypted/secrets.yaml.age
     adopt_from: "{{ playbook_dir }}/adopt/secrets.yaml"
     age_recipients:
       - "{{ talos_age_recipient }}"  # for example age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
@@ -128,7 +137,7 @@ cas:
   sample:
     os: {fingerprint: "sha256:3b0c...", subject: "O=talos", not_after: "2035-11-24T20:00:00Z", key_type: Ed25519}
 failure:
-  description: The structured cause of a failure (code, message, details).
+  description: The structured cause of a failure (C(reason), C(node), C(call), C(status), C(message), details).
   returned: failed
   type: dict
 """
@@ -137,6 +146,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import requires
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import files, redact
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.contracts import parse_version
@@ -159,12 +170,13 @@ def build(module):
     return talos_secrets.generate_bundle(parse_version(params['contract'], 'contract')[:2]), 'generated'
 
 
-def run(module):
+def ensure_bundle(module):
     params = module.params
     path = params['path']
     result = {'changed': False, 'path': path}
     adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'])
     if os.path.exists(path):
+        files.check_secrets_folder(path, 'secrets bundle')
         files.check_private_file(path, 'secrets bundle')
         with open(path, 'rb') as handle:
             raw = handle.read()
@@ -172,7 +184,7 @@ def run(module):
         if encrypted and not params['age_identity']:
             if adopting:
                 raise TalosConfigError('secrets bundle %s is age-encrypted: give age_identity to compare it with the '
-                                       'adoption source.' % path, code='age_identity_missing')
+                                       'adoption source.' % path, reason='age_identity_missing')
             module.warn('secrets bundle %s is age-encrypted and no age_identity was given: it was kept without being checked.' % path)
             result.update(source='existing', encrypted=True, verified=False)
             return result
@@ -185,7 +197,7 @@ def run(module):
             if not talos_secrets.bundles_equal(bundle, wanted):
                 raise TalosConfigError('secrets bundle %s already exists and holds other secrets than the adoption source: '
                                        'it is never overwritten; move it away yourself if the cluster really changed.' % path,
-                                       code='bundle_differs')
+                                       reason='bundle_differs')
         result.update(source='existing', encrypted=encrypted, verified=True, cas=talos_secrets.ca_summary(bundle))
         return result
 
@@ -218,11 +230,8 @@ def main():
         mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig')],
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except TalosConfigError as exc:
-        module.fail_json(msg=str(exc), failure=exc.failure, path=module.params['path'])
-    module.exit_json(**result)
+    requires(module, 'cryptography', 'PyYAML')
+    run(module, ensure_bundle)
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ one that was already running is left alone. A file lock keeps workers from start
 """
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 
@@ -26,6 +27,23 @@ def lab_command(*args, env=None, timeout=120):
     """Run ``python -m lab ARGS`` from the repository root; return the CompletedProcess."""
     return subprocess.run([sys.executable, '-m', 'lab'] + list(args), cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, check=False, env=env)
+
+
+def run_unprivileged(argv, env, timeout=60):
+    """Run ``argv`` from the repository root as uid/gid 65534 (nobody), not root: ``os.geteuid()`` is 65534.
+
+    The checkout may sit in a folder only root can enter (root's home is 0700), where nobody could not
+    even import ``lab``. The process therefore keeps one capability, CAP_DAC_READ_SEARCH (read any file,
+    enter any folder), as an ambient capability; it can write nothing root's and is not root, which is
+    all the lab's root check looks at. Skips without ``setpriv`` or without root to drop from.
+    """
+    setpriv = shutil.which('setpriv')
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip('needs root and setpriv (util-linux) to run a command as another user')
+    command = [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups',
+               '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'] + list(argv)
+    return subprocess.run(command, cwd=ROOT, env=dict(env, PYTHONDONTWRITEBYTECODE='1'), capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
 
 def _users(delta):

@@ -1,7 +1,9 @@
 """Fixtures for the lab's own tests: clients for both stand-ins, and the OpenAPI conformance guard.
 
 Every test in this folder runs with the Hetzner stand-in's OpenAPI check switched on, and fails
-if any request or response of the test departed from the published description.
+if any request or response of the test departed from the published description. The description is
+an oracle in ../shared: without it the tests run without that guard, and test_hcloud_openapi.py,
+which tests the check itself, skips and names the missing folder.
 """
 import threading
 import uuid
@@ -10,6 +12,7 @@ import pytest
 from hcloud import Client
 
 from lab_fixtures import hcloud_control, lab_env, proxmox  # noqa: F401  pylint: disable=unused-import
+from lab.hcloud import openapi_missing
 from lab.hcloud.seed import seed
 from lab.hcloud.service import Lab, make_server
 from lab.control import HcloudControl
@@ -17,6 +20,9 @@ from lab.control import HcloudControl
 
 @pytest.fixture(scope='session')
 def conformance(hcloud_control):  # pylint: disable=redefined-outer-name
+    if openapi_missing():
+        yield None
+        return
     was_on = hcloud_control.validation()
     hcloud_control.validation(True)
     yield hcloud_control
@@ -32,6 +38,8 @@ def no_violations(request):
         return
     control = request.getfixturevalue('conformance')
     yield
+    if control is None:
+        return
     found = control.violations(clear=True)
     assert not found, 'OpenAPI violations:\n' + '\n'.join(
         '%(method)s %(path)s?%(query)s -> %(status)s [%(kind)s] %(error)s' % v for v in found)

@@ -9,8 +9,9 @@ import pytest
 import requests
 
 from lab.hcloud import oracle
+from shared_oracles import needs_oracle
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, needs_oracle('oracles', 'hcloud', 'hcloud.openapi.json')]
 
 
 @pytest.fixture(scope='module')

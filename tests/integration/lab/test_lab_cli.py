@@ -1,16 +1,14 @@
 """The lab CLI: the env contract, file modes, a second `up`, `status`, `down`, and the root check."""
 import os
-import shutil
 import socket
 import stat
-import subprocess
 import sys
 
 import pytest
 import yaml
 from hcloud import Client
 
-from lab_fixtures import ROOT, lab_command, proxmox
+from lab_fixtures import lab_command, proxmox, run_unprivileged
 from lab import state
 
 pytestmark = pytest.mark.lab
@@ -101,11 +99,7 @@ def test_a_second_lab_comes_up_seeded_and_goes_down_clean(tmp_path):
 
 
 def test_lab_says_it_needs_root(tmp_path):
-    setpriv = shutil.which('setpriv')
-    if setpriv is None:
-        pytest.skip('setpriv is not installed')
-    env = dict(os.environ, LAB_STATE_DIR=str(tmp_path / 'lab'), PYTHONDONTWRITEBYTECODE='1')
-    proc = subprocess.run([setpriv, '--reuid=65534', '--regid=65534', '--clear-groups', sys.executable, '-m', 'lab', 'up'],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 1
+    proc = run_unprivileged([sys.executable, '-m', 'lab', 'up'], dict(os.environ, LAB_STATE_DIR=str(tmp_path / 'lab')))
+    assert proc.returncode == 1, proc.stderr
     assert 'the lab needs root' in proc.stderr
+    assert not (tmp_path / 'lab').exists()

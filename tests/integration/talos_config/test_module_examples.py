@@ -6,8 +6,9 @@ import subprocess
 
 import yaml
 
+from shared_oracles import oracle_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURES = os.path.join(os.path.dirname(ROOT), 'shared', 'oracles', 'talos', 'v1.9.6', 'fixtures')
 MODULES = ('talos_secrets', 'talos_machineconfig', 'talos_talosconfig')
 
 
@@ -27,8 +28,10 @@ def private_copy(source, target):
 
 
 def test_every_example_runs_and_is_idempotent(run_playbook, tmp_path):
-    private_copy(os.path.join(FIXTURES, 'decoder', 'controlplane.yaml'), str(tmp_path / 'adopt' / 'vps-0-controlplane.yaml'))
-    private_copy(os.path.join(FIXTURES, 'secrets', 'secrets.yaml'), str(tmp_path / 'adopt' / 'secrets.yaml'))
+    # The adoption examples adopt Talos' own fixture bundle and config (oracles; skips without ../shared).
+    fixtures = oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures')
+    private_copy(os.path.join(fixtures, 'decoder', 'controlplane.yaml'), str(tmp_path / 'adopt' / 'vps-0-controlplane.yaml'))
+    private_copy(os.path.join(fixtures, 'secrets', 'secrets.yaml'), str(tmp_path / 'adopt' / 'secrets.yaml'))
     (tmp_path / 'age').mkdir()
     subprocess.run(['age-keygen', '-o', str(tmp_path / 'age' / 'talos.key')], check=True, capture_output=True)
     recipient = subprocess.run(['age-keygen', '-y', str(tmp_path / 'age' / 'talos.key')], check=True,
@@ -38,8 +41,11 @@ def test_every_example_runs_and_is_idempotent(run_playbook, tmp_path):
     tasks = [task for module in MODULES for task in examples(module)]
     plays = [{'name': 'examples', 'hosts': 'localhost', 'gather_facts': False,
               'vars': {'talos_age_recipient': recipient}, 'tasks': tasks}]
-    first = run_playbook(plays)
+    # The examples keep secrets where the collection does by default, in ~/.local/share/hybridops-talos: this test's HOME.
+    home = {'HOME': str(tmp_path / 'home'), 'XDG_DATA_HOME': ''}
+    first = run_playbook(plays, env=home)
     assert first.rc == 0, first.stdout[-4000:]
     assert first.changed() == len(tasks) - 1  # the in-memory render writes nothing
-    second = run_playbook(plays)
+    assert sorted(os.listdir(str(tmp_path / 'home' / '.local' / 'share' / 'hybridops-talos'))) == ['adopted', 'encrypted', 'hybrid']
+    second = run_playbook(plays, env=home)
     assert second.rc == 0 and second.changed() == 0, second.stdout[-4000:]

@@ -2,7 +2,8 @@
 
 The lab runs beside the main one (own state directory, namespace prefix ``lts-`` and networks remapped
 into 198.18.0.0/15), so tests never touch ``.lab/``. Configs are Talos' own example configs (oracle
-fixtures) with every secret replaced by one generated here, at test time.
+fixtures in ../shared; a test that needs one skips when it is absent) with every secret replaced by one
+generated here, at test time.
 """
 import base64
 import copy
@@ -20,11 +21,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import Credentials
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import NO_RETRY
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY
+from shared_oracles import oracle_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-SHARED_ORACLES = os.path.join(ROOT, '..', 'shared', 'oracles', 'talos')
-FIXTURES = os.path.join(SHARED_ORACLES, 'v1.9.6', 'fixtures', 'decoder')
+SCHEMAS = os.path.join(ROOT, 'talos_schemas')  # the committed copies of Talos' schemas
 PREFIX = 'lts-'
 REMAP = '203.0.113.0/24=198.18.1.0/24,172.31.1.1/32=198.18.1.254/32,10.10.0.0/24=198.18.2.0/24,10.11.0.0/16=198.19.0.0/16'
 
@@ -93,7 +94,7 @@ class Cluster:
         self.endpoint = endpoint
 
     def config(self, role, extra_sans=(), **machine_changes):
-        with open(os.path.join(FIXTURES, '%s.yaml' % role), encoding='utf-8') as handle:
+        with open(oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures', 'decoder', '%s.yaml' % role), encoding='utf-8') as handle:
             doc = yaml.safe_load(handle)
         doc = copy.deepcopy(doc)
         doc['machine']['ca'] = {'crt': _b64(self.os_ca.crt_pem)}

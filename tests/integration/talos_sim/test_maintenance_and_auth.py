@@ -8,7 +8,7 @@ import yaml
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 
 from sim_support import SPARE
-from talos_lab import CA, Cluster, SHARED_ORACLES, insecure
+from talos_lab import CA, Cluster, SCHEMAS, insecure
 
 pytestmark = pytest.mark.lab
 
@@ -71,8 +71,7 @@ def test_invalid_config_names_the_path(sim, cluster, cp0):
 
 def test_newer_contract_fails_decoding(sim, cluster, cp0):
     """A key only the v1.13 schema knows (found from both schemas, not hard-coded) fails as unknown."""
-    schemas = [json.load(open(os.path.join(SHARED_ORACLES, tag, 'config.schema.json'), encoding='utf-8'))
-               for tag in ('v1.9.6', 'v1.13.9')]
+    schemas = [json.load(open(os.path.join(SCHEMAS, name), encoding='utf-8')) for name in ('v1.9.json', 'v1.13.json')]
     old, new = (set(s['$defs']['v1alpha1.InstallConfig']['properties']) for s in schemas)
     newer = sorted(new - old)[0]
     doc = yaml.safe_load(cluster.config('controlplane'))

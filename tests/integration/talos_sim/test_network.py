@@ -1,15 +1,15 @@
 """The simulator's network: a namespace per node at the stand-ins' addresses, sites routed through the root namespace."""
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
 
 import pytest
 
+from lab_fixtures import run_unprivileged
 from sim_support import listening
-from talos_lab import PREFIX, ROOT, talos_command
+from talos_lab import PREFIX, talos_command
 
 pytestmark = pytest.mark.lab
 
@@ -90,11 +90,7 @@ def test_down_removes_what_up_made(tmp_path):
 
 
 def test_says_it_needs_root(tmp_path):
-    setpriv = shutil.which('setpriv')
-    if setpriv is None or os.geteuid() != 0:
-        pytest.skip('needs root and setpriv')
-    env = dict(os.environ, LAB_STATE_DIR=str(tmp_path / 'lab'), LAB_NETNS_PREFIX='ltr-', PYTHONDONTWRITEBYTECODE='1')
-    proc = subprocess.run([setpriv, '--reuid=65534', '--regid=65534', '--clear-groups', sys.executable, '-m', 'lab.talos', 'up'],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 1
+    env = dict(os.environ, LAB_STATE_DIR=str(tmp_path / 'lab'), LAB_NETNS_PREFIX='ltr-')
+    proc = run_unprivileged([sys.executable, '-m', 'lab.talos', 'up'], env)
+    assert proc.returncode == 1, proc.stderr
     assert 'the Talos nodes need root' in proc.stderr

@@ -1,5 +1,4 @@
 """A v1.13.9 node in maintenance mode: the unified API (reader role for all), not v1.9.6's separate server."""
-import os
 
 import pytest
 
@@ -7,15 +6,15 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos import rend
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 
 from sim_support import SPARE, V113_NODE
-from talos_lab import SHARED_ORACLES, insecure
+from talos_lab import SCHEMAS, insecure
 
 pytestmark = pytest.mark.lab
 
 
 def _v113_worker_config():
     """A v1.13-contract worker config (multi-document), rendered by the collection from a fresh bundle."""
-    spec = dict(cluster_name='sim', endpoint='https://198.18.1.1:6443', talos_version='v1.13.9', kubernetes_version='1.32.3',
-                hostname=V113_NODE, site='home', role='worker', schema_dir=os.path.abspath(SHARED_ORACLES))
+    spec = dict(cluster_name='sim', cluster_endpoint='https://198.18.1.1:6443', talos_version='v1.13.9', kubernetes_version='1.32.3',
+                hostname=V113_NODE, site='home', role='worker', schema_dir=SCHEMAS)
     return render.render(spec, secrets.generate_bundle((1, 13))).text.encode()
 
 

@@ -1,24 +1,18 @@
-"""Paths to the Talos oracles: ``../shared/oracles/talos`` beside the checkout (CI has it too).
-
-A clone without ``../shared`` still runs every test that does not need an oracle: the schemas then
-come from the collection's own ``talos_schemas/`` (``make setup`` derives them), and a test that
-reads an upstream fixture is skipped with a reason naming the missing folder.
-"""
+"""Paths to the Talos oracles (``../shared/oracles/talos`` beside the checkout; CI has it) and to the schemas
+the collection ships. A test that reads a fixture skips, naming the missing folder, when ../shared is absent."""
 import os
 
-import pytest
+from shared_oracles import ROOT, oracle_path
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *(['..'] * 5)))
-ORACLES = os.path.join(os.path.dirname(ROOT), 'shared', 'oracles', 'talos')
-FIXTURES = os.path.join(ORACLES, 'v1.9.6', 'fixtures')
 SHIPPED_SCHEMAS = os.path.join(ROOT, 'talos_schemas')
-SCHEMA_DIR = ORACLES if os.path.isdir(ORACLES) else SHIPPED_SCHEMAS
+
+
+def oracles():
+    return oracle_path('oracles', 'talos')
 
 
 def fixture_path(*parts):
-    if not os.path.isdir(FIXTURES):
-        pytest.skip('the Talos oracle fixtures are absent: %s does not exist' % FIXTURES)
-    return os.path.join(FIXTURES, *parts)
+    return oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures', *parts)
 
 
 def read_fixture(*parts):
