@@ -89,7 +89,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils._backup.errors imp
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.manifest import utcnow
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.options import REMOTE_ARGS, remote_for
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.sets import SetReader
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import fail
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
 
 
 def check_verified(remote, complete, set_id):
@@ -100,6 +100,25 @@ def check_verified(remote, complete, set_id):
                           % (set_id, remote.base, newest or 'there is none'))
     if not SetReader(remote).choose(set_id).get('verified_on_remote'):
         raise BackupError('not_verified', 'the manifest of set %s does not record a check on the remote: no set is removed.' % set_id)
+
+
+def apply_retention(module):
+    params = module.params
+    if min(params['keep_daily'], params['keep_weekly'], params['keep_monthly'], params['unfinished_grace_hours']) < 0:
+        raise BackupError('bad_input', 'keep_daily, keep_weekly, keep_monthly and unfinished_grace_hours cannot be negative.')
+    remote = remote_for(params)
+    complete, partial = remote.list_sets()
+    if params['verified_set']:
+        check_verified(remote, complete, params['verified_set'])
+    kept, deleted = retention.plan(complete, dict(daily=params['keep_daily'], weekly=params['keep_weekly'],
+                                                  monthly=params['keep_monthly']))
+    unfinished = retention.stale_partials(partial, utcnow(), params['unfinished_grace_hours'])
+    if not module.check_mode:
+        for name in deleted:
+            remote.purge(name, 'set %s' % name)
+        for name in unfinished:
+            remote.purge(name, 'the unfinished folder %s' % name)
+    return dict(changed=bool(deleted or unfinished), kept=kept, deleted=deleted, unfinished_removed=unfinished)
 
 
 def main():
@@ -114,25 +133,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    if min(params['keep_daily'], params['keep_weekly'], params['keep_monthly'], params['unfinished_grace_hours']) < 0:
-        module.fail_json(msg='keep_daily, keep_weekly, keep_monthly and unfinished_grace_hours cannot be negative.')
-    try:
-        remote = remote_for(params)
-        complete, partial = remote.list_sets()
-        if params['verified_set']:
-            check_verified(remote, complete, params['verified_set'])
-        kept, deleted = retention.plan(complete, dict(daily=params['keep_daily'], weekly=params['keep_weekly'],
-                                                      monthly=params['keep_monthly']))
-        unfinished = retention.stale_partials(partial, utcnow(), params['unfinished_grace_hours'])
-        if not module.check_mode:
-            for name in deleted:
-                remote.purge(name, 'set %s' % name)
-            for name in unfinished:
-                remote.purge(name, 'the unfinished folder %s' % name)
-    except BackupError as exc:
-        fail(module, exc)
-    module.exit_json(changed=bool(deleted or unfinished), kept=kept, deleted=deleted, unfinished_removed=unfinished)
+    run(module, apply_retention)
 
 
 if __name__ == '__main__':

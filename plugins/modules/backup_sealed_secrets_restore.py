@@ -15,6 +15,9 @@ description:
     same type, labels and data is left alone.
   - The controller reads its keys when it starts; restart it afterwards (the result says how).
   - A set without the item (it was skipped at backup time) changes nothing and says why in RV(left_out).
+requirements:
+  - cryptography
+  - PyYAML
 author:
   - hybridops.talos maintainers (@hybridops)
 extends_documentation_fragment:
@@ -77,14 +80,13 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridops.talos.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.kube import Kube
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.manifest import item
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.options import REMOTE_ARGS, remote_for
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.restore import check_identity
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.sets import SetReader
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import fail
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import requires
 
 ITEM = 'sealed-secrets/keys.json'
 
@@ -93,6 +95,40 @@ def _same(current, wanted):
     labels = (current.get('metadata') or {}).get('labels') or {}
     return (current.get('type') == wanted.get('type') and current.get('data') == wanted.get('data')
             and all(labels.get(k) == v for k, v in (wanted['metadata'].get('labels') or {}).items()))
+
+
+def restore_keys(module):
+    params = module.params
+    reader = SetReader(remote_for(params), check_identity(params['age_identity']))
+    manifest = reader.choose(params['set_id'])
+    if item(manifest, ITEM) is None:
+        reason = next((s['reason'] for s in manifest.get('left_out', ()) if s['name'] == ITEM), 'it was not backed up')
+        return dict(changed=False, keys={}, left_out='set %s has no Sealed Secrets keys: %s' % (manifest['set_id'], reason))
+    pieces = []
+    reader.decrypt(manifest, ITEM, pieces.append)
+    secrets = json.loads(b''.join(pieces))['items']
+    for secret in secrets:
+        module.no_log_values.update(str(value) for value in (secret.get('data') or {}).values())
+    kube = Kube(params['kubeconfig'])
+    keys = {}
+    for secret in secrets:
+        meta = secret['metadata']
+        status, current = kube.request('GET', '/api/v1/namespaces/%s/secrets/%s' % (meta['namespace'], meta['name']))
+        name = '%s/%s' % (meta['namespace'], meta['name'])
+        if status == 200 and _same(current, secret):
+            keys[name] = 'unchanged'
+            continue
+        if status not in (200, 404):
+            kube.refused('read the Secret %s' % name, status, current)
+        keys[name] = 'created' if status == 404 else 'updated'
+        if not module.check_mode:
+            kube.apply_secret(secret)
+    changed = any(state != 'unchanged' for state in keys.values())
+    result = dict(changed=changed, keys=keys)
+    if changed:
+        namespaces = sorted({name.split('/')[0] for name in keys})
+        result['restart'] = 'kubectl -n %s rollout restart deployment/sealed-secrets-controller' % namespaces[0]
+    return result
 
 
 def main():
@@ -105,40 +141,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        reader = SetReader(remote_for(params), check_identity(params['age_identity']))
-        manifest = reader.choose(params['set_id'])
-        if item(manifest, ITEM) is None:
-            reason = next((s['reason'] for s in manifest.get('left_out', ()) if s['name'] == ITEM), 'it was not backed up')
-            module.exit_json(changed=False, keys={}, left_out='set %s has no Sealed Secrets keys: %s' % (manifest['set_id'], reason))
-        pieces = []
-        reader.decrypt(manifest, ITEM, pieces.append)
-        secrets = json.loads(b''.join(pieces))['items']
-        for secret in secrets:
-            module.no_log_values.update(str(value) for value in (secret.get('data') or {}).values())
-        kube = Kube(params['kubeconfig'])
-        keys = {}
-        for secret in secrets:
-            meta = secret['metadata']
-            status, current = kube.request('GET', '/api/v1/namespaces/%s/secrets/%s' % (meta['namespace'], meta['name']))
-            name = '%s/%s' % (meta['namespace'], meta['name'])
-            if status == 200 and _same(current, secret):
-                keys[name] = 'unchanged'
-                continue
-            if status not in (200, 404):
-                kube.refused('read the Secret %s' % name, status, current)
-            keys[name] = 'created' if status == 404 else 'updated'
-            if not module.check_mode:
-                kube.apply_secret(secret)
-    except (BackupError, TalosConfigError) as exc:
-        fail(module, exc)
-    changed = any(state != 'unchanged' for state in keys.values())
-    result = dict(changed=changed, keys=keys)
-    if changed:
-        namespaces = sorted({name.split('/')[0] for name in keys})
-        result['restart'] = 'kubectl -n %s rollout restart deployment/sealed-secrets-controller' % namespaces[0]
-    module.exit_json(**result)
+    requires(module, 'cryptography', 'PyYAML')
+    run(module, restore_keys)
 
 
 if __name__ == '__main__':

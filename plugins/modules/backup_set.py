@@ -23,22 +23,27 @@ description:
     C(manifest.json) written (set id, cluster fingerprint, versions, etcd members, every item with its sizes and sha256).
     A failure anywhere removes the set's folder and fails the task.
   - Every run makes a new set, so it always reports RV(ignore:changed=true).
+requirements:
+  - grpclib
+  - protobuf
+  - cryptography
+  - PyYAML
 author:
   - hybridops.talos maintainers (@hybridops)
 extends_documentation_fragment:
   - hybridops.talos.talos_api
   - hybridops.talos.backup_remote
 options:
-  control_planes:
+  nodes:
     description:
-      - Addresses of the control planes. Each is asked for its etcd member's status (through O(endpoint), which proxies
-        to them) and the snapshot is taken from a healthy follower.
+      - Talos API addresses of the control planes, V(host) or V(host:port). Each is asked for its etcd member's status
+        (directly, or through O(endpoints)) and the snapshot is taken from a healthy follower.
     type: list
     elements: str
     required: true
   transfer_timeout:
     description: Seconds a streamed item (the etcd snapshot, a running config) may take; O(timeout) bounds the other calls.
-    type: int
+    type: float
     default: 3600
   age_recipients:
     description: age public keys (C(age1...)) or SSH public keys the set is encrypted to.
@@ -110,18 +115,20 @@ attributes:
     support: none
     description: Every run makes a new set; retention (M(hybridops.talos.backup_retention)) removes old ones.
   action_group:
-    description: Use C(group/hybridops.talos.backup) in O(ignore:module_defaults) to set the remote options once.
+    description:
+      - Use C(group/hybridops.talos.backup) in O(ignore:module_defaults) to set the remote options once, and
+        C(group/hybridops.talos.talos) to set the Talos API options once.
     support: full
     membership:
       - hybridops.talos.backup
+      - hybridops.talos.talos
 """
 
 EXAMPLES = r"""
 - name: Back up the cluster to Google Drive
   hybridops.talos.backup_set:
-    endpoint: 192.0.2.1
     talosconfig: /secrets/backup.talosconfig   # os:etcd:backup
-    control_planes: [192.0.2.1, 192.0.2.2, 10.10.0.10]
+    nodes: [192.0.2.1, 192.0.2.2, 10.10.0.10]
     remote: gdrive:talos-backups
     cluster: prod
     age_recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]
@@ -199,17 +206,27 @@ duration:
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.hybridops.talos.plugins.module_utils._backup import create
-from ansible_collections.hybridops.talos.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.options import REMOTE_ARGS, remote_for
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, client_for, fail
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import TALOS_API, requires
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, Connection
+
+
+def backup(module):
+    params = dict(module.params)
+    # A streamed item gets transfer_timeout for the whole call; every other call gets timeout.
+    with Connection(params) as calls, Connection(dict(params, timeout=params['transfer_timeout'])) as streams:
+        def client_for_node(address, streaming=False):
+            return (streams if streaming else calls).client(address)
+        params['remote_object'] = remote_for(params)
+        return create.run(params, client_for_node, module.check_mode, module.warn)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            control_planes=dict(type='list', elements='str', required=True),
-            transfer_timeout=dict(type='int', default=3600),
+            nodes=dict(type='list', elements='str', required=True),
+            transfer_timeout=dict(type='float', default=3600.0),
             age_recipients=dict(type='list', elements='str', required=True, no_log=False),
             secrets=dict(type='path', required=True, no_log=False),
             admin_talosconfig=dict(type='path'),
@@ -228,18 +245,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = dict(module.params)
-
-    def client_for_node(address, streaming=False):
-        """A client for one node through the endpoint; a streamed item gets transfer_timeout for the whole call."""
-        return client_for(dict(params, timeout=float(params['transfer_timeout'])) if streaming else params, node=address)
-
-    try:
-        params['remote_object'] = remote_for(params)
-        result = create.run(params, client_for_node, module.check_mode, module.warn)
-    except (BackupError, TalosApiError) as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    requires(module, *TALOS_API)
+    run(module, backup)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,9 @@ description:
     checks each one as the backup did (the etcd snapshot's integrity hash and bbolt meta pages, the Vault snapshot's
     sums, the format of the rest) and compares its size and sha256 with the manifest. It also checks that the secrets
     bundle in the set belongs to the cluster the manifest names. Run it before any destructive step of a restore.
+requirements:
+  - cryptography
+  - PyYAML
 author:
   - hybridops.talos maintainers (@hybridops)
 extends_documentation_fragment:
@@ -90,13 +93,28 @@ verified:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridops.talos.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.manifest import stamp
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.options import REMOTE_ARGS, remote_for
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.restore import check_identity, verify_set
 from ansible_collections.hybridops.talos.plugins.module_utils._backup.sets import SetReader
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import fail
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import requires
+
+
+def set_info(module):
+    params = module.params
+    if params['verify']:
+        check_identity(params['age_identity'])
+    remote = remote_for(params)
+    complete, partial = remote.list_sets()
+    result = dict(changed=False, unfinished=sorted(partial),
+                  sets=[dict(set_id=name, created=stamp(complete[name])) for name in sorted(complete, key=complete.get)])
+    if complete or params['set_id'] not in ('latest', ''):
+        reader = SetReader(remote, params['age_identity'])
+        result['manifest'] = reader.choose(params['set_id'])
+        if params['verify']:
+            result['verified'] = verify_set(reader, result['manifest'])
+    return result
 
 
 def main():
@@ -110,22 +128,8 @@ def main():
         required_if=[('verify', True, ('age_identity',))],
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        if params['verify']:
-            check_identity(params['age_identity'])
-        remote = remote_for(params)
-        complete, partial = remote.list_sets()
-        result = dict(changed=False, unfinished=sorted(partial),
-                      sets=[dict(set_id=name, created=stamp(complete[name])) for name in sorted(complete, key=complete.get)])
-        if complete or params['set_id'] not in ('latest', ''):
-            reader = SetReader(remote, params['age_identity'])
-            result['manifest'] = reader.choose(params['set_id'])
-            if params['verify']:
-                result['verified'] = verify_set(reader, result['manifest'])
-    except (BackupError, TalosConfigError) as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    requires(module, 'cryptography', 'PyYAML')
+    run(module, set_info)
 
 
 if __name__ == '__main__':

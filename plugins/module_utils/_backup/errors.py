@@ -5,26 +5,15 @@
 
 from __future__ import annotations
 
+from .._errors import ModuleError
 
-class BackupError(Exception):
-    """A backup or restore step failed, or its input is wrong.
+
+class BackupError(ModuleError):
+    """A backup or restore step failed, or its input is wrong: the collection's one failure shape (_errors.py).
 
     ``reason`` is a short stable code (``bad_input``, ``remote_failed``, ``verification_failed``,
-    ``decrypt_failed``, ``wrong_cluster`` ...); ``str(error)`` says what was being done, on what, and why.
-    ``failure`` has the same shape as the Talos API errors' (reason, node, call, status, message).
+    ``decrypt_failed``, ``wrong_cluster`` ...); the message says what was being done, on what, and why.
     """
 
     def __init__(self, reason, message, **details):
-        super().__init__(message)
-        self.reason = reason
-        self.details = details
-
-    @property
-    def message(self):
-        return str(self)
-
-    @property
-    def failure(self):
-        result = dict(reason=self.reason, node=None, call=None, status=None, message=str(self))
-        result.update(self.details)
-        return result
+        super().__init__(reason, message, **details)

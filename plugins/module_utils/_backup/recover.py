@@ -12,7 +12,7 @@ from .errors import BackupError
 from .manifest import item as manifest_item
 from .._talos.api.errors import TalosApiError
 from .._talos.etcd import member_dicts
-from .._wait import WaitTimeout, wait_for
+from .._retry import WaitTimeout, wait_for
 
 WIPE = ('EPHEMERAL',)
 
@@ -104,10 +104,12 @@ def wait_recovered(clients, recover_on, timeout):
     return wait_for('the etcd members of every control plane', probe, timeout, first=1.0)
 
 
-def run(reader, manifest, clients, probes, recover_on, check_mode, timeout, transfer_timeout):
-    """``clients`` retry a failed connection (for the calls), ``probes`` do not (for polling while nodes reboot)."""
+def run(reader, manifest, checks, clients, probes, recover_on, check_mode, timeout, transfer_timeout):
+    """``checks`` read the cluster before anything changes (through the endpoints, if any); ``clients`` reach each
+    node directly and retry a failed connection (for the calls), ``probes`` too but do not retry (polling while nodes
+    reboot)."""
     started = time.monotonic()
-    states = preflight(reader, manifest, clients)
+    states = preflight(reader, manifest, checks)
     result = dict(changed=True, set_id=manifest['set_id'], recovered_on=recover_on, etcd_states=states,
                   reset=sorted(a for a, s in states.items() if s != 'Preparing'))
     if check_mode:

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.lab
 
 BACKUP = os.path.join(ROOT, 'playbooks', 'backup.yml')
 EXPECTED_ITEMS = ['etcd.snapshot', 'talos/secrets.yaml', 'talos/talosconfig', 'vault/raft.snap']
+SEALED_KEY_LABEL = 'sealedsecrets.bitnami.com/sealed-secrets-key'
 
 
 def backup(run, lab, *args, env=None, json_output=True, **extra):
@@ -193,16 +194,70 @@ def test_a_set_that_fails_verification_is_not_kept(run_playbook, converged):
     assert converged.remote_sets() == before
 
 
-def test_sealed_secrets_keys_are_skipped_with_the_reason_or_required(run_playbook, converged):
+def core_api(kubeconfig):
+    """The lab's Kubernetes API through the official Python client (not our code), as the cluster's admin."""
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def test_sealed_secrets_keys_go_into_the_set_and_back_into_the_cluster(run_playbook, converged):
     kubeconfig = os.path.join(converged.secrets_dir, 'kubeconfig')
+    api = core_api(kubeconfig)
+    # The API answers, but no controller key exists yet: auto leaves the item out and says why, required fails.
     run = backup(run_playbook, converged, '--check', talos_backup_kubeconfig=kubeconfig)
     assert run.rc == 0, run
     made = task(run, 'Make a new backup set, verified on the remote')
     reason = next(s['reason'] for s in made['left_out'] if s['name'] == 'sealed-secrets/keys.json')
-    # No Kubernetes API answers in this lab: the item is skipped, says why, and warns.
-    assert reason.startswith('the Kubernetes API at https://%s:6443 did not answer' % converged.address(converged.controlplanes[0]))
-    assert any('Sealed Secrets keys are not in this set' in warning for warning in made.get('warnings', []))
+    assert reason == 'no Secret labelled %s in namespace kube-system' % SEALED_KEY_LABEL
+    required = backup(run_playbook, converged, '--check', talos_backup_kubeconfig=kubeconfig, talos_backup_sealed_secrets='required')
+    assert required.rc != 0
+    assert 'has no Secret labelled' in task(required, 'Make a new backup set, verified on the remote')['msg']
 
+    # A key as the controller writes it (a kubernetes.io/tls Secret labelled active), beside a Secret that is no key.
+    name = 'sealed-secrets-key' + secrets.token_hex(3)
+    key = base64.b64encode(secrets.token_bytes(48)).decode()
+    cert = base64.b64encode(b'-----BEGIN CERTIFICATE-----\n' + secrets.token_bytes(24) + b'\n-----END CERTIFICATE-----\n').decode()
+    api.create_namespaced_secret('kube-system', dict(metadata=dict(name=name, labels={SEALED_KEY_LABEL: 'active'}),
+                                                     type='kubernetes.io/tls', data={'tls.crt': cert, 'tls.key': key}))
+    api.create_namespaced_secret('kube-system', dict(metadata=dict(name='not-a-key-' + name), data={'x': key}))
+    run = backup(run_playbook, converged, '-v', talos_backup_kubeconfig=kubeconfig, talos_backup_sealed_secrets='required')
+    assert run.rc == 0, run
+    made = task(run, 'Make a new backup set, verified on the remote')
+    assert 'sealed-secrets/keys.json' in [i['name'] for i in made['items']]
+    assert key not in run.stdout
+
+    # Lost from the cluster, the key comes back from the set; a second run changes nothing.
+    api.delete_namespaced_secret(name, 'kube-system')
+    args = dict(remote=converged.backup['BACKUP_REMOTE'], rclone_config=converged.backup['RCLONE_CONFIG'], cluster='lab',
+                set_id=made['set_id'], age_identity=converged.backup['BACKUP_AGE_IDENTITY'], kubeconfig=kubeconfig)
+    restored = module(run_playbook, converged, 'hybridops.talos.backup_sealed_secrets_restore', args, '-vvvv')
+    assert restored.rc == 0, restored
+    result = task(restored, 'task')
+    assert result['keys'] == {'kube-system/' + name: 'created'} and result['changed'] is True
+    assert 'rollout restart deployment/sealed-secrets-controller' in result['restart']
+    assert key not in restored.stdout
+    secret = api.read_namespaced_secret(name, 'kube-system')
+    assert secret.type == 'kubernetes.io/tls' and secret.data == {'tls.crt': cert, 'tls.key': key}
+    assert secret.metadata.labels[SEALED_KEY_LABEL] == 'active'
+    again = task(module(run_playbook, converged, 'hybridops.talos.backup_sealed_secrets_restore', args), 'task')
+    assert again['keys'] == {'kube-system/' + name: 'unchanged'} and again['changed'] is False
+
+
+def test_sealed_secrets_are_left_out_with_the_reason_when_no_api_answers(run_playbook, converged, tmp_path):
+    with open(os.path.join(converged.secrets_dir, 'kubeconfig'), encoding='utf-8') as handle:
+        config = yaml.safe_load(handle)
+    config['clusters'][0]['cluster']['server'] = 'https://127.0.0.1:9'  # nothing listens there
+    kubeconfig = str(tmp_path / 'kubeconfig')
+    with open(os.open(kubeconfig, os.O_WRONLY | os.O_CREAT, 0o600), 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(config, handle)
+    run = backup(run_playbook, converged, '--check', talos_backup_kubeconfig=kubeconfig)
+    assert run.rc == 0, run
+    made = task(run, 'Make a new backup set, verified on the remote')
+    reason = next(s['reason'] for s in made['left_out'] if s['name'] == 'sealed-secrets/keys.json')
+    assert reason.startswith('the Kubernetes API at https://127.0.0.1:9 did not answer')
+    assert any('Sealed Secrets keys are not in this set' in warning for warning in made.get('warnings', []))
     required = backup(run_playbook, converged, '--check', talos_backup_kubeconfig=kubeconfig, talos_backup_sealed_secrets='required')
     assert required.rc != 0
     assert 'did not answer' in task(required, 'Make a new backup set, verified on the remote')['msg']

@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import NO_RETRY
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY
 
 pytestmark = pytest.mark.lab
 
