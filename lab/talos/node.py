@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import weakref
 
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.server import Server
@@ -18,6 +19,28 @@ from ..kube import agent as kube_agent
 from . import api, kubespan, machine
 
 LOG = logging.getLogger('lab.talos')
+
+
+class _Server(Server):
+    """grpclib's server, which also drops its open connections when it stops. grpclib's close() only stops
+    listening and cancels running calls: a client's open connection would still be served, so a node that
+    reboots or powers off would go on answering on it. A real machine leaves no TCP connection behind."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._protocols = weakref.WeakSet()
+
+    def _protocol_factory(self):
+        protocol = super()._protocol_factory()
+        self._protocols.add(protocol)
+        return protocol
+
+    def close(self):
+        super().close()
+        for protocol in list(self._protocols):
+            transport = getattr(getattr(protocol, 'connection', None), '_transport', None)
+            if transport is not None and not transport.is_closing():
+                transport.abort()
 
 
 class ServerControl:
@@ -37,7 +60,7 @@ class ServerControl:
                 # A worker waits for trustd (a configured control plane) as real Talos does: apid stays down.
                 LOG.info('API certificate not available yet: %s', exc)
                 await asyncio.sleep(1)
-        self.server = Server(api.handlers(self.node, self.rules), codec=ProtoCodec())
+        self.server = _Server(api.handlers(self.node, self.rules), codec=ProtoCodec())
         await self.server.start(self.node.address, self.node.cfg['port'], ssl=self.context, reuse_address=True)
         LOG.info('serving the Talos API (%s) on %s:%d', 'maintenance' if self.node.maintenance else 'mTLS',
                  self.node.address, self.node.cfg['port'])

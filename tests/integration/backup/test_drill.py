@@ -204,7 +204,8 @@ def test_the_restore_drill(run_playbook, converged, tmp_path, capsys):
     unconfirmed = playbook(run_playbook, lab, RESTORE)
     assert unconfirmed.rc != 0 and 'Not confirmed' in failed_msg(unconfirmed), unconfirmed
     assert resets(lab) == resets_before
-    assert set(etcd_states(lab).values()) == {'Failed'}
+    # Still broken: each failed etcd service is started again every few seconds, and fails again.
+    assert set(etcd_states(lab).values()) <= {'Failed', 'Starting'}
     for copy_id in bad.values():
         shutil.rmtree(set_dir(lab, copy_id))
 
