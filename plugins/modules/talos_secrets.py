@@ -81,6 +81,7 @@ attributes:
   action_group:
     support: none
     description: It does not reach the Talos API, so it is in no action group.
+    membership: []
 notes:
   - Keep the bundle out of version control; back it up encrypted (it can rebuild every node config).
 seealso:
