@@ -49,10 +49,11 @@ def free_port():
 
 
 def make_input(path, size):
-    """A valid etcd snapshot of ``size`` bytes: a real database grown with random pages, then its sha256."""
+    """A valid etcd snapshot: a real database grown with random pages to ``size`` bytes (whole pages, as a
+    database is), then its 32-byte sha256."""
     with open(FIXTURE, 'rb') as handle:
         database = handle.read()[:-32]
-    body = size - 32
+    body = size - size % 4096
     digest = hashlib.sha256()
     with open(path, 'wb') as out:
         for piece in (database, None):
