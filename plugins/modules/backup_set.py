@@ -234,7 +234,7 @@ def main():
             running_configs=dict(type='list', elements='str', default=[]),
             kubeconfig=dict(type='path'),
             sealed_secrets=dict(type='str', choices=['auto', 'required', 'skip'], default='auto'),
-            sealed_secrets_namespace=dict(type='str', default='kube-system'),
+            sealed_secrets_namespace=dict(type='str', default='kube-system', no_log=False),
             vault_address=dict(type='str'),
             vault_token=dict(type='str', no_log=True, fallback=(env_fallback, ['VAULT_TOKEN'])),
             vault_ca_file=dict(type='path', fallback=(env_fallback, ['VAULT_CACERT'])),

@@ -14,7 +14,8 @@ import json
 import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
 
 from .errors import BackupError
 
@@ -41,15 +42,17 @@ def snapshot_chunks(address, token, ca_file=None, timeout=60):
     url = urllib.parse.urljoin(address.rstrip('/') + '/', SNAPSHOT_PATH.lstrip('/'))
     if urllib.parse.urlsplit(url).scheme not in ('https', 'http'):
         raise BackupError('bad_input', 'the Vault address %s is not an http(s) URL.' % address)
-    request = urllib.request.Request(url, headers={'X-Vault-Token': token})
+    _context(ca_file)  # a CA file that cannot be used is bad input, said before anything is sent
     try:
-        response = urllib.request.urlopen(request, timeout=timeout, context=_context(ca_file))  # pylint: disable=consider-using-with
+        # The snapshot as Vault sends it (a gzip'd tar): no decompression, no netrc credentials.
+        response = open_url(url, headers={'X-Vault-Token': token}, timeout=timeout, ca_path=ca_file, decompress=False,
+                            use_netrc=False)
     except urllib.error.HTTPError as exc:
         why = _vault_errors(exc)
         if exc.code == 403:
             why += ' (the token needs read on sys/storage/raft/snapshot)'
         raise BackupError('vault_failed', 'Vault at %s refused the Raft snapshot: %s %s.' % (address, exc.code, why), status=exc.code) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, UrlsConnectionError) as exc:
         raise BackupError('vault_unreachable', 'Vault at %s did not answer: %s.'
                           % (address, getattr(exc, 'reason', None) or exc)) from None
     with response:

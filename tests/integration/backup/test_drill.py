@@ -83,8 +83,11 @@ def destroy_etcd(lab):
         with open(database, 'r+b') as handle:
             handle.write(os.urandom(os.path.getsize(database)))
     assert lab.talos('up').returncode == 0
-    return wait_until(lambda: (lambda s: s if all(v == 'Failed' for v in s.values()) else None)(etcd_states(lab)), 90,
-                      'etcd failed on every control plane')
+
+    def all_failed():
+        states = etcd_states(lab)
+        return states if all(v == 'Failed' for v in states.values()) else None
+    return wait_until(all_failed, 90, 'etcd failed on every control plane')
 
 
 # --- bad sets, made from the real one on the remote's disk -----------------------------------------

@@ -12,7 +12,7 @@ UTC = datetime.timezone.utc
 
 def test_set_ids_sort_by_time_and_never_collide():
     moment = datetime.datetime(2026, 7, 14, 2, 15, 0, tzinfo=UTC)
-    ids = {manifest.new_set_id(moment) for _ in range(50)}
+    ids = {manifest.new_set_id(moment) for _attempt in range(50)}
     assert len(ids) > 1 and all(i.startswith('20260714T021500Z-') for i in ids)
     assert manifest.set_time(ids.pop()) == moment
     assert manifest.set_time('backups') is None and manifest.set_time('20260714T021500Z') is None
