@@ -71,6 +71,9 @@ def test_an_upload_forwarded_by_another_control_plane_arrives_whole(converged):
 def test_a_graceful_reset_leaves_etcd_and_the_member_joins_again(converged):
     node = converged.controlplanes[1]
     admin = client(converged, converged.controlplanes[0])
+    # A graceful reset leaves etcd only from a running member: start from three running members.
+    wait_until(lambda: etcd_state(converged, node) == 'Running' and len(admin.etcd_member_list().members) == 3, 90,
+               'three running members')
     client(converged, node).reset(wipe_labels=['EPHEMERAL'], graceful=True, reboot=True)
     wait_until(lambda: len(admin.etcd_member_list().members) == 2, 30, 'the member leaving')
     # Back from the reboot with no data, it joins the running members again, as a new member.
