@@ -14,8 +14,12 @@ description:
     C(talosctl) can read it too.
   - When O(path) is missing, the bundle is generated (an Ed25519 OS CA, ECDSA P-256 etcd, Kubernetes and
     aggregator CAs valid for ten years, an RSA-4096 service-account key for config contracts from v1.7 on,
-    tokens in Talos' formats), or adopted from an existing bundle file (O(adopt_from)) or rebuilt from an
-    existing control-plane machine config (O(adopt_from_machineconfig)).
+    tokens in Talos' formats), or adopted from an existing bundle file (O(adopt_from)), rebuilt from an
+    existing control-plane machine config (O(adopt_from_machineconfig)), or rebuilt from the config a running
+    control plane holds, read over the Talos API (O(adopt_from_cluster)).
+  - Rebuilding from the cluster restores a local copy of the secrets the cluster already runs with; that changes
+    nothing in the cluster, so the module reports RV(ignore:changed=false) with RV(source=cluster). A job that starts
+    with only a talosconfig (an AWX job in a fresh folder) so converges with C(changed=0).
   - An existing bundle is never regenerated or overwritten. It is checked (fields, token formats, every CA
     certificate against its key, file mode 0600); when an adoption source is given and holds different
     secrets, the module fails instead of replacing anything.
@@ -52,6 +56,31 @@ options:
       - An existing control-plane machine config to rebuild the bundle from when O(path) is missing, for a
         cluster whose secrets were made elsewhere. A worker config is refused (it holds no CA keys).
     type: path
+  adopt_from_cluster:
+    description:
+      - Rebuild the bundle from the machine config the control plane at O(endpoint) runs, read over the Talos API
+        with the C(os:admin) certificate of O(talosconfig), as C(talosctl gen secrets --from-controlplane-config)
+        does from a file. When O(path) exists, it must hold exactly those secrets, or the module fails.
+      - Never generates a new bundle. A cluster that cannot be read is a failure, not a reason to make new CAs.
+    type: bool
+    default: false
+  endpoint:
+    description:
+      - The Talos API address of a control plane, V(host) or V(host:port), for O(adopt_from_cluster). A worker is
+        refused (its config holds no CA keys).
+    type: str
+  talosconfig:
+    description:
+      - The talosconfig with an C(os:admin) client certificate, for O(adopt_from_cluster). Defaults to E(TALOSCONFIG),
+        then C(~/.talos/config).
+    type: path
+  context:
+    description: Context of O(talosconfig); its current one when omitted.
+    type: str
+  timeout:
+    description: Seconds one Talos API call may take.
+    type: float
+    default: 30
   age_recipients:
     description:
       - age recipients (public keys) to encrypt the bundle for at rest. Needs the C(age) binary.
@@ -90,6 +119,13 @@ EXAMPLES = r"""
     path: "{{ playbook_dir }}/secrets/adopted/secrets.yaml"
     adopt_from_machineconfig: "{{ playbook_dir }}/adopt/vps-0-controlplane.yaml"
 
+- name: Restore the bundle from the running cluster (a job that has only the admin talosconfig)
+  hybridops.talos.talos_secrets:
+    path: "{{ playbook_dir }}/secrets/restored/secrets.yaml"
+    adopt_from_cluster: true
+    endpoint: 203.0.113.10
+    talosconfig: "{{ lookup('ansible.builtin.env', 'TALOSCONFIG') }}"
+
 - name: Adopt a bundle made by talosctl gen secrets, stored encrypted with age
   hybridops.talos.talos_secrets:
     path: "{{ playbook_dir }}/secrets/encrypted/secrets.yaml.age"
@@ -107,7 +143,8 @@ path:
   sample: /srv/ops/secrets/talos/secrets.yaml
 source:
   description:
-    - Where the bundle came from in this run; V(existing) when it was already there.
+    - Where the bundle came from in this run (V(generated), V(bundle), V(machineconfig) or V(cluster)); V(existing)
+      when it was already there.
   returned: success
   type: str
   sample: generated
@@ -141,6 +178,8 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos import file
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.contracts import parse_version
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 
 
 def redacted_layout(bundle):
@@ -156,14 +195,27 @@ def build(module):
         data = files.read_file(params['adopt_from_machineconfig'], 'machine config', private=False,
                                age_identity=params['age_identity'])
         return talos_secrets.bundle_from_machineconfig(data, params['adopt_from_machineconfig']), 'machineconfig'
+    if params['adopt_from_cluster']:
+        return from_cluster(params), 'cluster'
     return talos_secrets.generate_bundle(parse_version(params['contract'], 'contract')[:2]), 'generated'
+
+
+def from_cluster(params):
+    """The bundle in the config the control plane at ``endpoint`` runs (COSI MachineConfig, os:admin only)."""
+    if not params['endpoint']:
+        raise TalosConfigError('adopt_from_cluster needs endpoint, the Talos API address of a control plane.',
+                               code='bad_input', option='endpoint')
+    client = TalosClient.from_talosconfig(params['endpoint'], params['talosconfig'], params['context'],
+                                          timeout=params['timeout'])
+    data = client.running_config()
+    return talos_secrets.bundle_from_machineconfig(data, 'running on %s' % params['endpoint'])
 
 
 def run(module):
     params = module.params
     path = params['path']
     result = {'changed': False, 'path': path}
-    adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'])
+    adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'] or params['adopt_from_cluster'])
     if os.path.exists(path):
         files.check_private_file(path, 'secrets bundle')
         with open(path, 'rb') as handle:
@@ -197,8 +249,10 @@ def run(module):
         if encrypted:
             data = files.age_encrypt(data, params['age_recipients'], 'secrets bundle %s' % path)
         files.write_private_file(path, data, 'secrets bundle', strict_dir=True)
-    result.update(changed=True, source=source, encrypted=encrypted, verified=True, cas=talos_secrets.ca_summary(bundle))
-    if module._diff:
+    # A copy of what the cluster runs with changes nothing in the cluster (see the description).
+    result.update(changed=source != 'cluster', source=source, encrypted=encrypted, verified=True,
+                  cas=talos_secrets.ca_summary(bundle))
+    if module._diff and source != 'cluster':
         result['diff'] = {'before': '', 'after': redacted_layout(bundle), 'before_header': '%s (absent)' % path,
                           'after_header': path}
     return result
@@ -212,16 +266,23 @@ def main():
             contract=dict(type='str', default='v1.9'),
             adopt_from=dict(type='path'),
             adopt_from_machineconfig=dict(type='path'),
+            adopt_from_cluster=dict(type='bool', default=False),
+            endpoint=dict(type='str'),
+            talosconfig=dict(type='path', no_log=False),
+            context=dict(type='str'),
+            timeout=dict(type='float', default=30),
             age_recipients=dict(type='list', elements='str', default=[]),
             age_identity=dict(type='path', no_log=False),
         ),
-        mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig')],
+        mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig', 'adopt_from_cluster')],
         supports_check_mode=True,
     )
     try:
         result = run(module)
     except TalosConfigError as exc:
         module.fail_json(msg=str(exc), failure=exc.failure, path=module.params['path'])
+    except TalosApiError as exc:
+        module.fail_json(msg=exc.message, failure=exc.failure, path=module.params['path'])
     module.exit_json(**result)
 
 

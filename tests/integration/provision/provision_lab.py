@@ -1,0 +1,73 @@
+"""What the provisioning tests share: the empty lab's plan, its handle, and a laptop-style playbook run.
+
+The Hetzner stand-in hands out public addresses from 198.18.15.0/25 and the home VMs get static addresses in
+198.18.16.0/24 (an address block reserved for tests), so the hybrid inventory and the nodes agree on every
+address, beside the main lab.
+"""
+import importlib.util
+import json
+import os
+
+import yaml
+
+from lab import state
+from lab.control import HcloudControl
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The playbook runner of tests/integration/conftest.py, loaded by path: `import conftest` would find another one.
+_SPEC = importlib.util.spec_from_file_location('integration_conftest', os.path.join(HERE, os.pardir, 'conftest.py'))
+integration = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(integration)
+
+PREFIX = 'tpv-'
+HOME_NET, HOME_GW = '198.18.16.0/24', '198.18.16.1'
+VPS_GW = '198.18.15.254'
+
+MACHINES = {
+    'hcloud_nodes_cluster_name': 'lab',
+    'hcloud_nodes_admin_cidrs': [VPS_GW + '/32'],
+    'hcloud_nodes_servers': [{'name': 'vps-0', 'role': 'controlplane', 'location': 'fsn1'},
+                             {'name': 'vps-1', 'role': 'controlplane', 'location': 'nbg1'}],
+    'proxmox_nodes_subnet': HOME_NET,
+    'proxmox_nodes_gateway': HOME_GW,
+    'proxmox_nodes_cores': 2,
+    'proxmox_nodes_memory': 4096,
+    'proxmox_nodes_disk_size': 20,
+    'proxmox_nodes_vms': [
+        {'name': 'home-cp-0', 'role': 'controlplane', 'node': 'pve1', 'vmid': 101, 'ip': '198.18.16.10'},
+        {'name': 'home-w-0', 'role': 'worker', 'node': 'pve1', 'vmid': 102, 'ip': '198.18.16.20'},
+        {'name': 'home-w-1', 'role': 'worker', 'node': 'pve2', 'vmid': 103, 'ip': '198.18.16.21'},
+    ],
+}
+
+
+class EmptyLab:
+    """The lab's env (credentials for the roles and the inventory), its files and its machines vars file."""
+
+    def __init__(self, state_dir, env):
+        self.state_dir = state_dir
+        self.env = env
+        self.inventory = os.path.join(state_dir, 'hybrid.yml')
+        self.machines = os.path.join(state_dir, 'machines.yml')
+        with open(self.machines, 'w', encoding='utf-8') as handle:
+            yaml.safe_dump(MACHINES, handle)
+        self.control = HcloudControl(env['LAB_HCLOUD_CONTROL'])
+
+    def nodes(self):
+        return {n['name']: n for n in state.read_json('talos-nodes.json', state_dir=self.state_dir)['nodes']}
+
+    def node_dir(self, name):
+        return os.path.join(self.state_dir, 'talos', name)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+LAB_VARS = os.path.join(ROOT, 'examples', 'lab-vars.yml')
+
+
+def run(runner, playbook, lab, secrets_dir, *args, **extra_vars):
+    """``ansible-playbook PLAYBOOK`` as an operator runs it from a laptop: lab vars, the machines, the hybrid inventory."""
+    cli = ['-e', '@' + LAB_VARS, '-e', '@' + lab.machines, '-e', 'talos_cluster_secrets_dir=' + secrets_dir]
+    for key, value in extra_vars.items():
+        cli += ['-e', json.dumps({key: value})]
+    return runner(playbook, *(cli + list(args)), inventory=lab.inventory, env=lab.env)
