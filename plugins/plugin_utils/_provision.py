@@ -28,22 +28,23 @@ def _network(text):
 def firewall_problems(admin_cidrs, allow_world=False):
     """(problems, warnings) of the networks allowed to reach 50000/tcp and 6443/tcp."""
     if admin_cidrs is None or isinstance(admin_cidrs, (str, bytes)) or not list(admin_cidrs):
-        return (['admin_cidrs is empty: list the networks that may reach the Talos API (50000/tcp) and the Kubernetes '
+        return (['hcloud_nodes_admin_cidrs is empty: list the networks that may reach the Talos API (50000/tcp) and the Kubernetes '
                  'API (6443/tcp), for example the address of your office or VPN; there is no default on purpose.'], [])
     problems, warnings, world = [], [], []
     for entry in admin_cidrs:
         try:
             network = _network(entry)
         except ValueError:
-            problems.append('admin_cidrs entry %r is not an IP network in CIDR notation.' % (entry,))
+            problems.append('hcloud_nodes_admin_cidrs entry %r is not an IP network in CIDR notation.' % (entry,))
             continue
         if network.prefixlen == 0:
             world.append(str(network))
     if world and not allow_world:
-        problems.append('admin_cidrs contains %s, which opens the Talos API and the Kubernetes API to the whole internet: '
-                        'list your own networks, or set allow_world=true if you really mean it.' % ', '.join(world))
+        problems.append('hcloud_nodes_admin_cidrs contains %s, which opens the Talos API and the Kubernetes API to the whole '
+                        'internet: list your own networks, or set hcloud_nodes_allow_world=true if you really mean it.'
+                        % ', '.join(world))
     elif world:
-        warnings.append('admin_cidrs contains %s: the Talos API (50000/tcp) and the Kubernetes API (6443/tcp) of every '
+        warnings.append('hcloud_nodes_admin_cidrs contains %s: the Talos API (50000/tcp) and the Kubernetes API (6443/tcp) of every '
                         'Hetzner server are open to the whole internet (allowed by allow_world=true).' % ', '.join(world))
     return problems, warnings
 

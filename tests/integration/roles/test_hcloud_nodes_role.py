@@ -97,7 +97,7 @@ BAD = [
     ({'hcloud_nodes_admin_cidrs': []}, 'admin_cidrs is empty: list the networks that may reach the Talos API'),
     ({'hcloud_nodes_admin_cidrs': ['198.51.100.0/24', '0.0.0.0/0']},
      'admin_cidrs contains 0.0.0.0/0, which opens the Talos API and the Kubernetes API to the whole internet'),
-    ({'hcloud_nodes_admin_cidrs': ['office']}, "admin_cidrs entry 'office' is not an IP network in CIDR notation."),
+    ({'hcloud_nodes_admin_cidrs': ['office']}, "hcloud_nodes_admin_cidrs entry 'office' is not an IP network in CIDR notation."),
     ({'hcloud_nodes_user_data': {'it-cp-0': 'x' * 32769}},
      'server it-cp-0: its machine config is 32769 bytes, more than the 32 KiB (32768 bytes) Hetzner accepts'),
 ]
@@ -119,7 +119,7 @@ def test_the_world_needs_the_explicit_flag_and_then_gets_a_warning(run_playbook,
     run = run_playbook(play([{'name': 'it-w-0', 'role': 'worker'}], hcloud_nodes_admin_cidrs=world,
                             hcloud_nodes_allow_world=True, hcloud_nodes_cluster_name='itw'), env=private_lab)
     assert run.rc == 0, run.failures()
-    assert 'WARNING: admin_cidrs contains 0.0.0.0/0, ::/0' in run.result('Warn about a firewall open to the world')['msg']
+    assert 'WARNING: hcloud_nodes_admin_cidrs contains 0.0.0.0/0, ::/0' in run.result('Warn about a firewall open to the world')['msg']
     firewall = client(private_lab).firewalls.get_by_name('itw-talos')
     assert ('in', 'tcp', '50000', tuple(world)) in firewall_rules(firewall)
 

@@ -31,7 +31,7 @@ def test_the_world_is_refused_unless_explicitly_allowed_then_warned():
 
 def test_an_admin_entry_that_is_no_network_is_named():
     problems, _warnings = provision.firewall_problems(['198.51.100.0/24', 'office'])
-    assert problems == ["admin_cidrs entry 'office' is not an IP network in CIDR notation."]
+    assert problems == ["hcloud_nodes_admin_cidrs entry 'office' is not an IP network in CIDR notation."]
 
 
 def test_endpoint_at_a_hetzner_control_plane_passes_public_or_private():
