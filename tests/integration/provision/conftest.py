@@ -7,7 +7,7 @@ import pytest
 
 from lab_fixtures import lab_command
 from lab import state
-from provision_lab import PREFIX, SITE, VPS_GW, EmptyLab, integration, run
+from provision_lab import PREFIX, SITE, VPS_GW, VPS_POOL, EmptyLab, integration, run
 
 
 def _free_port():
@@ -23,7 +23,7 @@ def empty_lab(tmp_path_factory):
     state_dir = str(tmp_path_factory.mktemp('empty-lab'))
     env = dict(os.environ, LAB_STATE_DIR=state_dir, LAB_HCLOUD_PORT=str(_free_port()), LAB_PVE_PORT=str(_free_port()),
                LAB_NETNS_PREFIX=PREFIX, LAB_TALOS_REMAP='172.31.1.1/32=%s/32' % VPS_GW,
-               LAB_HCLOUD_IPV4_POOL='198.18.15.0/25', LAB_TALOS_REBOOT_SECONDS='1', LAB_TALOS_KUBESPAN_REFRESH='5')
+               LAB_HCLOUD_IPV4_POOL=VPS_POOL, LAB_TALOS_REBOOT_SECONDS='1', LAB_TALOS_KUBESPAN_REFRESH='5')
     proc = lab_command('up', '--empty', env=env, timeout=180)
     if proc.returncode != 0:
         lab_command('down', env=env)

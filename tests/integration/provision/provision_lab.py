@@ -23,22 +23,21 @@ PREFIX = 'tpv-'
 HOME_NET, HOME_GW = '198.18.16.0/24', '198.18.16.1'
 VPS_GW = '198.18.15.254'
 
-MACHINES = {
-    'hcloud_nodes_cluster_name': 'lab',
-    'hcloud_nodes_admin_cidrs': [VPS_GW + '/32'],
-    'hcloud_nodes_servers': [{'name': 'vps-0', 'role': 'controlplane', 'location': 'fsn1'},
-                             {'name': 'vps-1', 'role': 'controlplane', 'location': 'nbg1'}],
-    'proxmox_nodes_subnet': HOME_NET,
-    'proxmox_nodes_gateway': HOME_GW,
-    'proxmox_nodes_cores': 2,
-    'proxmox_nodes_memory': 4096,
-    'proxmox_nodes_disk_size': 20,
-    'proxmox_nodes_vms': [
-        {'name': 'home-cp-0', 'role': 'controlplane', 'node': 'pve1', 'vmid': 101, 'ip': '198.18.16.10'},
-        {'name': 'home-w-0', 'role': 'worker', 'node': 'pve1', 'vmid': 102, 'ip': '198.18.16.20'},
-        {'name': 'home-w-1', 'role': 'worker', 'node': 'pve2', 'vmid': 103, 'ip': '198.18.16.21'},
-    ],
-}
+VPS_POOL = '198.18.15.0/25'
+
+
+def _machines():
+    """examples/lab-machines.yml (what make demo builds), moved into this lab's networks."""
+    with open(os.path.join(ROOT, 'examples', 'lab-machines.yml'), encoding='utf-8') as handle:
+        plan = yaml.safe_load(handle)
+    home = plan['proxmox_nodes_subnet'].rsplit('.', 2)[0]  # 10.10 of 10.10.0.0/24
+    plan['hcloud_nodes_admin_cidrs'] = [VPS_GW + '/32']
+    plan['proxmox_nodes_subnet'], plan['proxmox_nodes_gateway'] = HOME_NET, HOME_GW
+    for vm in plan['proxmox_nodes_vms']:
+        vm['ip'] = vm['ip'].replace(home + '.0.', '198.18.16.')
+    return plan
+
+
 
 
 class EmptyLab:
@@ -71,3 +70,6 @@ def run(runner, playbook, lab, secrets_dir, *args, **extra_vars):
     for key, value in extra_vars.items():
         cli += ['-e', json.dumps({key: value})]
     return runner(playbook, *(cli + list(args)), inventory=lab.inventory, env=lab.env)
+
+
+MACHINES = _machines()
