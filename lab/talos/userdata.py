@@ -25,9 +25,10 @@ FETCH_ATTEMPTS = 5
 
 def fetch(url, attempts=FETCH_ATTEMPTS):
     """The user data bytes, or None when the platform has none (404 or an empty answer)."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # link-local: never through a proxy
     for attempt in range(1, attempts + 1):
         try:
-            with urllib.request.urlopen(url + USERDATA_PATH, timeout=5) as response:
+            with direct.open(url + USERDATA_PATH, timeout=5) as response:
                 return response.read() or None
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
