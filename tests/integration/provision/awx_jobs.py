@@ -133,6 +133,8 @@ def run_job(template_name, credentials, group_vars, workdir, timeout=900):
     os.makedirs(os.path.join(private_data_dir, 'env'), mode=0o700)
     project = os.path.join(private_data_dir, 'project')
     shutil.copytree(os.path.join(AWX, 'project'), project)
+    # The job's own folder holds whatever it writes (AWX's is thrown away afterwards): nothing outlives the job.
+    group_vars = dict(group_vars, talos_cluster_secrets_dir=os.path.join(private_data_dir, 'secrets'))
     with open(os.path.join(project, 'group_vars', 'all.yml'), 'w', encoding='utf-8') as handle:
         yaml.safe_dump(group_vars, handle)
     env, extra_vars = {}, {}
