@@ -13,13 +13,16 @@ checks of its ``CredentialTypeInjectorField`` (awx/main/fields.py):
   uses an undefined field (rendered with StrictUndefined and every field set).
 
 Each run gets a fresh private data dir (AWX's is new for every job): the project is a copy of
-extensions/awx/project with the operator's group_vars, the job template's extra vars and survey defaults
-are the extra vars, its job tags and skip tags the tags.
+extensions/awx/project with the operator's group_vars, the inventory a static copy of what the project's
+inventory source finds with the inventory credential (an AWX inventory sync), the job template's extra vars
+and survey defaults are the extra vars, its job tags and skip tags the tags.
 """
+import json
 import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 
@@ -33,6 +36,7 @@ ENV_BLOCKLIST = frozenset((
     'VIRTUAL_ENV', 'PATH', 'PYTHONPATH', 'JOB_ID', 'INVENTORY_ID', 'INVENTORY_SOURCE_ID', 'INVENTORY_UPDATE_ID',
     'AD_HOC_COMMAND_ID', 'REST_API_URL', 'REST_API_TOKEN', 'MAX_EVENT_RES', 'CALLBACK_QUEUE', 'CALLBACK_CONNECTION',
     'CACHE', 'JOB_CALLBACK_DEBUG', 'INVENTORY_HOSTVARS', 'AWX_HOST', 'PROJECT_REVISION', 'SUPERVISOR_CONFIG_PATH'))
+INVENTORY_CREDENTIAL = 'Hybrid inventory (hybridops.talos)'
 FILE_KEY = re.compile(r'^template(\.[a-zA-Z_]+[a-zA-Z0-9_]*)?$')
 ENV_KEY = re.compile(r'^[a-zA-Z_]+[a-zA-Z0-9_]*$')
 
@@ -125,14 +129,47 @@ def survey_defaults(template):
     return {q['variable']: q['default'] for q in spec['spec'] if q.get('default') not in (None, '')}
 
 
+def _plain(value):
+    """A value of ``ansible-inventory --list`` without its unsafe marks."""
+    if isinstance(value, dict):
+        if set(value) == {'__ansible_unsafe'}:
+            return value['__ansible_unsafe']
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def sync_inventory(project, credentials, private_data_dir):
+    """What an AWX inventory sync does: run the project's inventory source with the inventory credential injected,
+    keep the hosts, groups and variables, and give the job a static copy (AWX gives jobs its database's copy)."""
+    env, extra = {}, {}
+    inject(validate(credential_types()[INVENTORY_CREDENTIAL]), credentials[INVENTORY_CREDENTIAL], private_data_dir, env, extra)
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-inventory'), '-i',
+                           os.path.join(project, 'inventory', 'talos.hybrid.yml'), '--list'],
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.venv', 'collections'), **env),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    listing = _plain(json.loads(proc.stdout))
+    hostvars = listing.get('_meta', {}).get('hostvars', {})
+    groups = {name: {'hosts': {host: hostvars.get(host, {}) for host in body.get('hosts', [])}}
+              for name, body in listing.items() if name not in ('_meta', 'all') and isinstance(body, dict)}
+    path = os.path.join(private_data_dir, 'inventory.yml')
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump({'all': {'children': groups}}, handle)
+    return path
+
+
 def run_job(template_name, credentials, group_vars, workdir, timeout=900):
-    """Run the job template with ``credentials`` ({type name: inputs}) in a fresh folder under ``workdir``."""
+    """Run the job template with ``credentials`` ({type name: inputs}) in a fresh folder under ``workdir``,
+    on a fresh sync of the inventory (``credentials`` holds the inventory source's credential too)."""
     template = job_templates()[template_name]
     types = credential_types()
     private_data_dir = tempfile.mkdtemp(dir=workdir, prefix='awx-job-')
     os.makedirs(os.path.join(private_data_dir, 'env'), mode=0o700)
     project = os.path.join(private_data_dir, 'project')
     shutil.copytree(os.path.join(AWX, 'project'), project)
+    inventory = sync_inventory(project, credentials, private_data_dir)
     # The job's own folder holds whatever it writes (AWX's is thrown away afterwards): nothing outlives the job.
     group_vars = dict(group_vars, talos_cluster_secrets_dir=os.path.join(private_data_dir, 'secrets'))
     with open(os.path.join(project, 'group_vars', 'all.yml'), 'w', encoding='utf-8') as handle:
@@ -148,7 +185,7 @@ def run_job(template_name, credentials, group_vars, workdir, timeout=900):
                 'PATH': venv_bin + os.pathsep + os.environ.get('PATH', '')})
     result = ansible_runner.run(
         private_data_dir=private_data_dir, playbook=template['playbook'],
-        inventory=os.path.join(project, 'inventory', 'talos.hybrid.yml'), envvars=env, extravars=extra_vars,
+        inventory=inventory, envvars=env, extravars=extra_vars,
         tags=template.get('job_tags'), skip_tags=template.get('skip_tags'), quiet=True, timeout=timeout)
     return result, env
 

@@ -38,8 +38,6 @@ def _machines():
     return plan
 
 
-
-
 class EmptyLab:
     """The lab's env (credentials for the roles and the inventory), its files and its machines vars file."""
 

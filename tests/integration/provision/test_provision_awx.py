@@ -49,10 +49,14 @@ def awx(empty_lab, built_cluster, tmp_path_factory):
             'Hetzner Cloud API token (hybridops.talos)': {'token': env['HCLOUD_TOKEN'], 'endpoint': env['HCLOUD_ENDPOINT']},
             'Proxmox VE API token (hybridops.talos)': {
                 'url': env['PROXMOX_URL'], 'user': env['PROXMOX_USER'], 'token_id': env['PROXMOX_TOKEN_ID'],
-                'token_secret': env['PROXMOX_TOKEN_SECRET'], 'ca_certificate': read(env['PROXMOX_CA_FILE']),
-                # Until proxmox_nodes reads PROXMOX_URL (the inventory does), the host and port come from here too.
-            },
+                'token_secret': env['PROXMOX_TOKEN_SECRET'], 'ca_certificate': read(env['PROXMOX_CA_FILE'])},
             'Talos cluster (hybridops.talos)': talos,
+            # The inventory source's credential: the read-only Hetzner token and the PVE auditor token.
+            'Hybrid inventory (hybridops.talos)': {
+                'hcloud_token': env['HCLOUD_TOKEN_READONLY'], 'hcloud_endpoint': env['HCLOUD_ENDPOINT'],
+                'proxmox_url': env['PROXMOX_URL'], 'proxmox_user': env['PROXMOX_AUDITOR_USER'],
+                'proxmox_token_id': env['PROXMOX_AUDITOR_TOKEN_ID'], 'proxmox_token_secret': env['PROXMOX_AUDITOR_TOKEN_SECRET'],
+                'proxmox_ca_certificate': read(env['PROXMOX_CA_FILE'])},
         }
         return awx_jobs.run_job(name, credentials, group_vars, workdir)
     return run
