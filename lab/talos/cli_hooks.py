@@ -137,8 +137,10 @@ def append_env(record):
     if not os.path.exists(path):
         return
     with open(path, encoding='utf-8') as handle:
-        lines = [line for line in handle.read().splitlines() if not line.startswith('TALOS_LAB_')]
+        lines = [line for line in handle.read().splitlines() if not line.startswith(('TALOS_LAB_', 'KUBECONFIG='))]
     values = dict(launcher.env_lines(record), TALOS_LAB_NODES_FILE=state.path(launcher.NODES_FILE))
+    if os.path.exists(state.path('kubeconfig')):  # written by the first control plane whose API came up (lab/kube/apiserver.py)
+        values['KUBECONFIG'] = state.path('kubeconfig')
     lines += ['%s=%s' % item for item in sorted(values.items())]
     state.write_private('env', '\n'.join(lines) + '\n')
 

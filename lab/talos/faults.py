@@ -14,6 +14,7 @@ nodes that ``fault stop`` powered off.
 | ``nat [--forward NODE]`` | masquerade home -> vps behind the vps bridge's address, NODE excepted; new connections vps -> home dropped except 51820 to NODE |
 | ``closed --site SITE`` | drop new UDP 51820 towards SITE from the other site (a closed firewall; with ``nat``: both sides closed) |
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
+| ``workload NS/NAME --mode crash|fail|pending`` | a Kubernetes workload's pods crash, its Job fails, or its pods stay Pending (lab/kube/faults.py) |
 """
 import errno
 import ipaddress
@@ -23,6 +24,7 @@ import struct
 import subprocess
 
 from .. import state
+from ..kube import faults as kube_faults
 from . import delay as delay_relay, launcher
 
 SITES = ('vps', 'home')
@@ -203,6 +205,7 @@ def add_parsers(commands):
     kinds.add_parser('nat', help='put the home site behind NAT').add_argument('--forward', metavar='NODE', help='forward 51820/udp to this home node')
     kinds.add_parser('closed', help='close inbound 51820/udp of a site').add_argument('--site', choices=SITES, required=True)
     kinds.add_parser('stop', help='power a node off').add_argument('node')
+    kube_faults.add_parser(kinds)  # workloads: crash, fail, pending (lab/kube/faults.py)
     commands.add_parser('heal', help='remove every fault and start stopped nodes')
 
 
@@ -210,8 +213,13 @@ def run(args):
     """Carry out ``fault``/``heal``; returns the exit status."""
     try:
         if args.command == 'heal':
+            kube_faults.clear()
             started = heal()
             print('faults removed%s' % ('; nodes started: %s' % ', '.join(started) if started else ''))
+            return 0
+        if args.fault == 'workload':
+            kube_faults.run(args)
+            print('fault workload %s (%s) in place' % (args.target, args.mode))
             return 0
         record = _record()
         if args.fault == 'cut':

@@ -14,6 +14,7 @@ import sys
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.server import Server
 
+from ..kube import agent as kube_agent
 from . import api, kubespan, machine, userdata
 
 LOG = logging.getLogger('lab.talos')
@@ -65,12 +66,15 @@ async def run(config):
     supervisor = asyncio.get_running_loop().create_task(node.supervise_etcd())
     node.kubespan = kubespan.Manager(node)  # WireGuard when the config enables KubeSpan (kubespan.py)
     mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
+    kube = asyncio.get_running_loop().create_task(kube_agent.Agent(node).run())  # API server, kubelet (lab/kube/agent.py)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     supervisor.cancel()
     mesh.cancel()
+    kube.cancel()
+    await asyncio.gather(kube, return_exceptions=True)
     await asyncio.to_thread(node.kubespan.stop)
     await control.stop()
     if node.member is not None:

@@ -1,0 +1,7 @@
+"""Unit tests of the lab's pure logic: make ``lab`` importable."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
