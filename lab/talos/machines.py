@@ -276,6 +276,7 @@ class Hypervisor:
                       root_mount_ns=os.stat('/proc/self/ns/mnt').st_ino)
         if node['site'] == 'vps':
             config['metadata_url'] = 'http://%s' % METADATA_ADDRESS
+            self.metadata.set(node['address'], (machine['user_data'] or '').encode('utf-8'))  # before it boots
         state.write_json('node.json', config, state_dir=node_dir)
         netns.add_node(node)
         self.record['nodes'].append(node)
