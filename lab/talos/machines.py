@@ -278,7 +278,11 @@ class Hypervisor:
             config['metadata_url'] = 'http://%s' % METADATA_ADDRESS
             self.metadata.set(node['address'], (machine['user_data'] or '').encode('utf-8'))  # before it boots
         state.write_json('node.json', config, state_dir=node_dir)
-        netns.add_node(node)
+        try:
+            netns.add_node(node)
+        except netns.NetworkError:
+            netns.remove_node(node)
+            raise
         self.record['nodes'].append(node)
         self._save()  # the node reads the record (its discovery registry) as soon as it runs
         self._spawn(node)

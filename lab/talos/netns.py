@@ -145,7 +145,9 @@ def ensure_bridge(bridge, addresses=()):
 
 def add_node(node):
     """One node's namespace, veth and addresses, on a bridge that exists (a machine that just booted)."""
-    _remove_stale([node])
+    remove_node(node)  # what a node of this name left behind; the shared bridge stays
+    if node['veth'] in {link['ifname'] for link in _json('link', 'show')}:
+        _ip('link', 'delete', node['veth'])
     root = ['netns add %s' % node['netns'],
             'link add %s type veth peer name eth0 netns %s' % (node['veth'], node['netns']),
             'link set %s master %s up' % (node['veth'], node['bridge'])]
