@@ -163,3 +163,17 @@ def planned_nodes(hcloud_servers, proxmox_vms, addresses=None, hcloud_site='vps'
         nodes.append({'name': vm.get('name'), 'role': vm.get('role'), 'site': proxmox_site,
                       'addresses': [str(vm['ip']).split('/', 1)[0]] if vm.get('ip') else []})
     return nodes
+
+
+def in_networks(address, networks):
+    """Whether ``address`` (``host`` or ``host:port``) lies in one of ``networks`` (CIDR); False for a DNS name."""
+    host = str(address or '').strip()
+    if host.startswith('['):
+        host = host[1:].partition(']')[0]
+    elif host.count(':') == 1:
+        host = host.partition(':')[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in _network(network) for network in networks or ())

@@ -33,6 +33,7 @@ def _machines():
     home = plan['proxmox_nodes_subnet'].rsplit('.', 2)[0]  # 10.10 of 10.10.0.0/24
     plan['hcloud_nodes_admin_cidrs'] = [VPS_GW + '/32']
     plan['proxmox_nodes_subnet'], plan['proxmox_nodes_gateway'] = HOME_NET, HOME_GW
+    plan['talos_cluster_maintenance_networks'] = [HOME_NET]  # the Hetzner pool stays outside, as on the internet
     for vm in plan['proxmox_nodes_vms']:
         vm['ip'] = vm['ip'].replace(home + '.0.', '198.18.16.')
     return plan

@@ -3,6 +3,7 @@ turns them into Talos nodes, and the Talos stages configure them (real hetzner.h
 modules, real gRPC and etcd on the nodes)."""
 # pylint: disable=redefined-outer-name  # pytest fixtures as arguments
 import os
+import time
 
 import pytest
 from hcloud import Client
@@ -85,3 +86,27 @@ def test_site_builds_the_cluster_from_nothing_then_changes_nothing(run_playbook,
     second = run(run_playbook, SITE, empty_lab, secrets_dir)
     assert second.rc == 0, second
     assert total_changed(second) == 0, changed_tasks(second)
+
+
+def test_a_hetzner_server_without_user_data_is_not_configured_over_maintenance_mode(run_playbook, empty_lab, secrets_dir,
+                                                                                     built_cluster):
+    """A server made elsewhere, without its config, waits in maintenance mode on its public address: the apply stage
+    refuses to send it a config over that unauthenticated connection (only the home networks may)."""
+    hc = Client(token=empty_lab.env['HCLOUD_TOKEN'], api_endpoint=empty_lab.env['HCLOUD_ENDPOINT'], poll_interval=0.1)
+    from hcloud.images.domain import Image  # pylint: disable=import-outside-toplevel
+    from hcloud.server_types.domain import ServerType  # pylint: disable=import-outside-toplevel
+    created = hc.servers.create(name='vps-bare', server_type=ServerType(name='cpx32'), image=Image(id=300000001),
+                                labels={'talos-role': 'worker', 'cluster': 'lab'})
+    created.action.wait_until_finished()
+    try:
+        deadline = time.monotonic() + 60
+        while not maintenance_history(empty_lab.node_dir('vps-bare')) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert maintenance_history(empty_lab.node_dir('vps-bare')), 'the bare server never came up'
+        result = run(run_playbook, SITE, empty_lab, secrets_dir, '--skip-tags', 'provision,health')
+        assert result.rc != 0
+        refused = [line for line in result.failures() if line.startswith('vps-bare:')]
+        assert refused and 'maintenance mode' in refused[0], result
+        assert not os.path.exists(os.path.join(empty_lab.node_dir('vps-bare'), 'config.yaml')), 'it was configured'
+    finally:
+        hc.servers.delete(hc.servers.get_by_name('vps-bare')).wait_until_finished()

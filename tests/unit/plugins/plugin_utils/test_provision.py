@@ -97,3 +97,10 @@ def test_the_plan_of_both_roles_becomes_one_node_list_with_addresses():
         {'name': 'vps-1', 'role': 'controlplane', 'site': 'vps', 'addresses': []},
         {'name': 'home-w-0', 'role': 'worker', 'site': 'home', 'addresses': ['10.10.0.20']}]
     assert provision.endpoint_problems('https://203.0.113.10:6443', nodes) == []
+
+
+@pytest.mark.parametrize('address,expected', [
+    ('10.10.0.20', True), ('10.10.0.20:50000', True), ('203.0.113.10', False), ('[2001:db8::1]:50000', False),
+    ('k8s.example.net', False), ('', False)])
+def test_an_address_is_in_the_home_networks_or_not(address, expected):
+    assert provision.in_networks(address, ['10.10.0.0/24', 'fd00::/8']) is expected
