@@ -88,8 +88,8 @@ def test_site_builds_the_cluster_from_nothing_then_changes_nothing(run_playbook,
     assert total_changed(second) == 0, changed_tasks(second)
 
 
-def test_a_hetzner_server_without_user_data_is_not_configured_over_maintenance_mode(run_playbook, empty_lab, secrets_dir,
-                                                                                     built_cluster):
+def test_a_hetzner_server_without_user_data_is_not_configured_in_maintenance_mode(
+        run_playbook, empty_lab, secrets_dir, built_cluster):  # pylint: disable=unused-argument
     """A server made elsewhere, without its config, waits in maintenance mode on its public address: the apply stage
     refuses to send it a config over that unauthenticated connection (only the home networks may)."""
     hc = Client(token=empty_lab.env['HCLOUD_TOKEN'], api_endpoint=empty_lab.env['HCLOUD_ENDPOINT'], poll_interval=0.1)
