@@ -55,6 +55,7 @@ def boot(node):
         LOG.warning('the user data is not a valid machine config (%s): maintenance mode', exc)
         return
     node.set_config(data, docs)
+    node.stage = 'running'  # it boots configured: no maintenance stage at all
     LOG.info('booted with the machine config from the user data')
 
 
