@@ -98,7 +98,7 @@ def post_primary_ip(store, req):
     places = [key for key in ('assignee_id', 'datacenter', 'location') if body.get(key) is not None]
     if len(places) != 1:
         raise invalid_input('location', 'give exactly one of assignee_id, datacenter and location')
-    action, server = None, None
+    server = None
     if body.get('assignee_id') is not None:
         server = _servers.get_server(store, body['assignee_id'])
         if server['status'] != 'off':
@@ -114,6 +114,8 @@ def post_primary_ip(store, req):
     pip = new(store, name, datacenter, labels, body.get('auto_delete', False), server)
     if server is not None:
         action = store.action('assign_primary_ip', [('primary_ip', pip['id']), ('server', server['id'])])
+    else:
+        action = store.action('create_primary_ip', [('primary_ip', pip['id'])])
     return 201, {'primary_ip': render(store, pip), 'action': action}
 
 
