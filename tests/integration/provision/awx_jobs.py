@@ -13,7 +13,7 @@ checks of its ``CredentialTypeInjectorField`` (awx/main/fields.py):
   uses an undefined field (rendered with StrictUndefined and every field set).
 
 Each run gets a fresh private data dir (AWX's is new for every job): the project is a copy of
-extensions/awx/project with the operator's group_vars, the inventory a static copy of what the project's
+extensions/awx/project with the operator's group_vars beside the inventory source, the inventory a static copy of what the project's
 inventory source finds with the inventory credential (an AWX inventory sync), the job template's extra vars
 and survey defaults are the extra vars, its job tags and skip tags the tags.
 """
@@ -146,17 +146,18 @@ def sync_inventory(project, credentials, private_data_dir):
     env, extra = {}, {}
     inject(validate(credential_types()[INVENTORY_CREDENTIAL]), credentials[INVENTORY_CREDENTIAL], private_data_dir, env, extra)
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-inventory'), '-i',
-                           os.path.join(project, 'inventory', 'talos.hybrid.yml'), '--list'],
+                           os.path.join(project, 'inventory', 'talos.hybrid.yml'), '--list', '--export'],
                           env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.venv', 'collections'), **env),
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     listing = _plain(json.loads(proc.stdout))
     hostvars = listing.get('_meta', {}).get('hostvars', {})
-    groups = {name: {'hosts': {host: hostvars.get(host, {}) for host in body.get('hosts', [])}}
+    groups = {name: {'hosts': {host: hostvars.get(host, {}) for host in body.get('hosts', [])}, 'vars': body.get('vars', {})}
               for name, body in listing.items() if name not in ('_meta', 'all') and isinstance(body, dict)}
     path = os.path.join(private_data_dir, 'inventory.yml')
     with open(path, 'w', encoding='utf-8') as handle:
-        yaml.safe_dump({'all': {'children': groups}}, handle)
+        # The inventory's own variables (group_vars/all.yml beside the source) stay the `all` group's, as in AWX.
+        yaml.safe_dump({'all': {'children': groups, 'vars': listing.get('all', {}).get('vars', {})}}, handle)
     return path
 
 
@@ -169,11 +170,11 @@ def run_job(template_name, credentials, group_vars, workdir, timeout=900):
     os.makedirs(os.path.join(private_data_dir, 'env'), mode=0o700)
     project = os.path.join(private_data_dir, 'project')
     shutil.copytree(os.path.join(AWX, 'project'), project)
-    inventory = sync_inventory(project, credentials, private_data_dir)
     # The job's own folder holds whatever it writes (AWX's is thrown away afterwards): nothing outlives the job.
     group_vars = dict(group_vars, talos_cluster_secrets_dir=os.path.join(private_data_dir, 'secrets'))
-    with open(os.path.join(project, 'group_vars', 'all.yml'), 'w', encoding='utf-8') as handle:
+    with open(os.path.join(project, 'inventory', 'group_vars', 'all.yml'), 'w', encoding='utf-8') as handle:
         yaml.safe_dump(group_vars, handle)
+    inventory = sync_inventory(project, credentials, private_data_dir)
     env, extra_vars = {}, {}
     for type_name in template['credentials']:
         inject(validate(types[type_name]), credentials[type_name], private_data_dir, env, extra_vars)
