@@ -207,3 +207,9 @@ def changed(result):
 def changed_tasks(result):
     return ['%s / %s' % (e['event_data'].get('host'), e['event_data'].get('task')) for e in result.events
             if e.get('event') == 'runner_on_ok' and e['event_data'].get('res', {}).get('changed')]
+
+
+def ok_results(result, task_suffix):
+    """{host: result} of the task whose name ends with ``task_suffix``, where it ran (skipped ones left out)."""
+    return {e['event_data']['host']: e['event_data']['res'] for e in result.events
+            if e.get('event') == 'runner_on_ok' and e['event_data'].get('task', '').endswith(task_suffix)}

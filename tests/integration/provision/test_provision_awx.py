@@ -69,6 +69,16 @@ def test_each_job_template_runs_twice_in_fresh_folders_and_changes_nothing(awx, 
         result, _env = awx(name)
         assert result.rc == 0, awx_jobs.failures(result)
         assert awx_jobs.changed(result) == 0, (attempt, awx_jobs.changed_tasks(result))
+        # Not vacuous: the job did its work on the whole cluster.
+        if name != 'hybridops.talos provision':
+            mesh = awx_jobs.ok_results(result, 'Check that every KubeSpan link between the nodes is up')
+            assert [r['counts']['pairs_up'] for r in mesh.values()] == [20], mesh
+        if name in ('hybridops.talos site', 'hybridops.talos converge'):
+            applied = awx_jobs.ok_results(result, 'Render, validate and apply the machine config')
+            applied.update(awx_jobs.ok_results(result, 'Render, validate and apply the machine config, one control plane at a time'))
+            assert sorted(applied) == ['home-cp-0', 'home-w-0', 'home-w-1', 'vps-0', 'vps-1'], sorted(applied)
+        if name == 'hybridops.talos provision':
+            assert awx_jobs.ok_results(result, 'Create the servers from the Talos image, each with its machine config as user data')
 
 
 def test_a_job_with_only_the_talosconfig_reads_the_secrets_back_and_changes_nothing(awx):
