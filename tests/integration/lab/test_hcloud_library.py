@@ -243,7 +243,7 @@ def test_rate_limit_headers_come_from_the_bucket(lab_env):
 def test_a_primary_ip_exists_before_its_server_and_outlives_it(hcloud_rw, hcloud_control, agent):
     from hcloud.servers.domain import ServerCreatePublicNetwork  # pylint: disable=import-outside-toplevel
     created = hcloud_rw.primary_ips.create(type='ipv4', name=agent + '-ipv4', location=Location(name='nbg1'),
-                                           assignee_type='server', labels={'test': agent})
+                                           labels={'test': agent})
     primary = created.primary_ip
     assert primary.ip and primary.assignee_id is None and primary.auto_delete is False
     result = hcloud_rw.servers.create(name=agent, server_type=ServerType(name='cx23'), image=Image(name='debian-12'),
