@@ -25,7 +25,7 @@ def specs():
         role = 'controlplane' if index % 2 == 0 else 'worker'
         version = 'v1.9.6' if index % 4 < 2 else 'v1.13.2'
         yield dict(
-            role=role, cluster_name='bench', endpoint='https://k8s.bench.example:6443', talos_version=version,
+            role=role, cluster_name='bench', cluster_endpoint='https://k8s.bench.example:6443', talos_version=version,
             kubernetes_version='1.32.3', hostname='node-%03d' % index, site='vps' if index < 50 else 'home',
             region='pve' if index >= 50 else None, zone='pve%d' % (index % 3) if index >= 50 else None,
             cert_sans=['k8s.bench.example'], node_ip_subnets=['10.0.0.0/16'], underlay_mtu=1450,

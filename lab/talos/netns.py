@@ -14,7 +14,6 @@ faults (nftables, tc on the bridges) can be injected. ``ip -batch`` keeps ``up``
 """
 import ipaddress
 import json
-import os
 import subprocess
 
 
@@ -178,7 +177,3 @@ def destroy(netns_names, bridges):
     lines += ['link delete %s' % bridge for bridge in bridges if bridge in links]
     if lines:
         _ip(batch='\n'.join(lines) + '\n')
-
-
-def is_root():
-    return os.geteuid() == 0

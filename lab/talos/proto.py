@@ -1,22 +1,18 @@
 """The collection's generated Talos API stubs, for the server side of the simulator.
 
-The collection is importable as ``ansible_collections.hybridops.talos`` through ansible's collection
-finder over ``.venv/collections`` (as the repository's conftest.py does for pytest).
+The collection is importable as ``ansible_collections.hybridops.talos`` from ``.venv/collections``
+(make setup links this checkout there) as a plain namespace package: putting that folder on
+``sys.path`` is Python's own import system, no private Ansible loader needed. Under pytest,
+conftest.py has installed Ansible's collection finder, which answers first; both find the same files.
 """
 import os
 import sys
 
 from .. import ROOT
 
-
-def _install_finder():
-    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-    # Installed already under pytest (conftest.py); installing it twice would replace the first one.
-    if not any(isinstance(finder, _AnsibleCollectionFinder) for finder in sys.meta_path):
-        _AnsibleCollectionFinder(paths=[os.path.join(ROOT, '.venv', 'collections')])._install()
-
-
-_install_finder()
+COLLECTIONS = os.path.join(ROOT, '.venv', 'collections')
+if COLLECTIONS not in sys.path:
+    sys.path.append(COLLECTIONS)
 
 # pylint: disable=wrong-import-position,unused-import
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import (  # noqa: E402,F401

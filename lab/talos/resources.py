@@ -128,10 +128,6 @@ def _services(node):
     return result
 
 
-def _none(_node):
-    return []
-
-
 register('MachineStatuses.runtime.talos.dev', 'runtime', _machine_status, owner='runtime.MachineStatusController')
 register('MachineConfigs.config.talos.dev', 'config', _machine_configs, sensitive=True)
 register('MachineTypes.config.talos.dev', 'config', _machine_type, owner='config.MachineTypeController')

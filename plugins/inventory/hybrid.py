@@ -11,7 +11,8 @@ version_added: 0.1.0
 description:
   - Lists the Talos nodes of a hybrid cluster from Hetzner Cloud servers and Proxmox VE virtual machines
     in one inventory, with Talos-aware groups and variables.
-  - Uses a YAML inventory source whose name ends in C(.hybrid.yml) or C(.hybrid.yaml), or is exactly C(hybrid.yml).
+  - Uses a YAML inventory source whose file name ends in C(hybrid.yml) or C(hybrid.yaml), for example
+    C(talos.hybrid.yml). A file that names this plugin under another name is not read, with a warning that says why.
   - Hetzner Cloud is read with one paginated, server-side label-selected server list. Proxmox VE is read with one
     C(GET /cluster/resources?type=vm) call, then the configuration of each selected VM (for its static C(ipconfig0)
     address) through a bounded pool of workers.
@@ -25,6 +26,8 @@ description:
     C(ansible_python_interpreter={{ ansible_playbook_python }}); plays over them run on the controller.
   - A machine that cannot become a host (no address, no or two roles, unreadable data) is skipped with a warning;
     the same host name on both backends is an error that names both machines.
+  - A backend that cannot be read fails the run, unless O(allow_partial=true) lets the other backend's hosts be
+    listed without it (see O(allow_partial)).
   - Only read requests are made, so a read-only Hetzner Cloud token and a Proxmox token with the C(PVEAuditor)
     role are enough. No request is made just to check a token.
 author:
@@ -168,6 +171,24 @@ options:
     description: Site of the Proxmox VE virtual machines; the group is C(site_<name>).
     type: str
     default: home
+  allow_partial:
+    description:
+      - What to do when both backends are configured and one of them cannot be read (unreachable, timed out,
+        rate limited or failing beyond the retry budget, refusing the token, answering nonsense).
+      - V(false) fails the run, naming the backend and the reason.
+      - V(true) warns and goes on with the other backend, so that a scheduled check of the reachable site still
+        runs during an outage of the other one. The site of the unreadable backend keeps its group C(site_<name>)
+        and gets the group variable C(hybrid_inventory_error), the one-sentence reason; the group C(all) gets
+        C(hybrid_inventory_errors), a mapping of each such site to its reason. The site's hosts are the ones
+        the inventory cache still holds for this source (O(cache=true), within O(cache_timeout)), with their
+        variables as last read; without a cache entry the group is empty. A warm cache answers without any
+        request, so a job that must read the APIs every time runs with C(--flush-cache) or
+        a C(refresh_inventory) meta task, and falls back on the cache only when a backend is down.
+      - A run in which every configured backend fails still fails, and so do bad options and a host name used on
+        both backends. A run with an unreadable backend never writes the inventory cache, so the cache keeps the
+        last complete listing.
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait for one API answer.
     type: float
@@ -189,6 +210,8 @@ options:
 notes:
   - With O(cache=true) a cache hit makes no API request; C(meta refresh_inventory) and C(--flush-cache) read the
     APIs again. The cache holds the host list, never a token.
+  - Ansible reports a source that no inventory plugin accepted only as "could not be verified"; this plugin adds a
+    warning naming the file and the file name it expects.
 seealso:
   - name: The hybrid inventory guide
     description: Options, AWX credential injection and performance notes.
@@ -215,7 +238,9 @@ proxmox_vmid_offset: 100
 
 ---
 # Renamed sites, the private network address for Hetzner, a cache and constructed groups.
+# allow_partial: a home outage leaves site_lab with its cached hosts and a reason instead of failing.
 plugin: hybridops.talos.hybrid
+allow_partial: true
 hcloud_address: private_ipv4
 hcloud_network: talos
 hcloud_site: fsn
@@ -231,10 +256,12 @@ groups:
 """
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.template import trust_as_template
 
 from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_hcloud import HcloudSource
 from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_merge import group_names, host_vars, merge
@@ -242,13 +269,12 @@ from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_options
 from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_proxmox import ProxmoxSource
 from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_retry import InventorySourceError, RetryBudget
 
-try:
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core before 2.19 templates every inventory string
-    def trust_as_template(value):
-        return value
-
-SOURCE_SUFFIXES = ('.hybrid.yml', '.hybrid.yaml')
+# Like hetzner.hcloud (*hcloud.yml) and community.proxmox (*proxmox.yml): any name with this ending.
+SOURCE_SUFFIXES = ('hybrid.yml', 'hybrid.yaml')
+# The test the auto plugin makes (top-level "plugin:" names us), on the text: no YAML parse for every source.
+NAMES_THIS_PLUGIN = re.compile(r"""^plugin:[ \t]*(['"]?)hybridops\.talos\.hybrid\1[ \t]*(#.*)?$""", re.MULTILINE)
+PEEK_BYTES = 65536
+BACKENDS = (('hcloud', HcloudSource), ('proxmox', ProxmoxSource))
 # Options that may be given as templates (for example a lookup of a vaulted token).
 TEMPLATED_OPTIONS = ('hcloud_token', 'hcloud_endpoint', 'proxmox_url', 'proxmox_user', 'proxmox_token_id',
                      'proxmox_token_secret', 'proxmox_ca_file')
@@ -259,16 +285,33 @@ OPTION_NAMES = TEMPLATED_OPTIONS + (
     'proxmox_site', 'timeout', 'retries', 'retry_backoff', 'retry_max_delay')
 
 
+def names_this_plugin(path):
+    """True when the YAML file at ``path`` says ``plugin: hybridops.talos.hybrid`` (its first 64 KiB are read)."""
+    if not path.endswith(('.yml', '.yaml')):
+        return False
+    try:
+        with open(path, 'rb') as handle:
+            text = handle.read(PEEK_BYTES).decode('utf-8', errors='replace')
+    except OSError:
+        return False
+    return NAMES_THIS_PLUGIN.search(text) is not None
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = 'hybridops.talos.hybrid'
 
     def verify_file(self, path):
         if not super().verify_file(path):
             return False
-        name = os.path.basename(path)
-        if name == 'hybrid.yml' or name.endswith(SOURCE_SUFFIXES):
+        if os.path.basename(path).endswith(SOURCE_SUFFIXES):
             return True
-        self.display.vvv('hybrid: skipping %s, its name ends neither in .hybrid.yml nor .hybrid.yaml' % path)
+        if names_this_plugin(path):
+            # Ansible itself only says the source "could not be verified", at the default verbosity without why.
+            self.display.warning('hybrid inventory: %s names plugin hybridops.talos.hybrid but is not read, because the '
+                                 'plugin reads only files whose name ends in hybrid.yml or hybrid.yaml; rename it, '
+                                 'for example to talos.hybrid.yml.' % path)
+        else:
+            self.display.vvv('hybrid: skipping %s, its name ends neither in hybrid.yml nor hybrid.yaml' % path)
         return False
 
     def _option_values(self):
@@ -281,25 +324,68 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return options
 
     def _fetch(self, settings):
-        """Records of every configured backend, merged; raises InventorySourceError on a failed source."""
+        """``(records, failures)``: the records of each configured backend that could be read, and the
+        one-sentence reason of each that could not, both keyed by backend name."""
         retry = settings['retry']
-        sources, warnings = [], []
-        for name, source_class in (('hcloud', HcloudSource), ('proxmox', ProxmoxSource)):
+        sources = {}
+        for name, source_class in BACKENDS:
             if settings[name] is not None:
                 budget = RetryBudget(retry['retries'], retry['backoff'], retry['max_delay'])
-                sources.append(source_class(settings[name], budget, settings['timeout'], self.display.vvv))
+                sources[name] = source_class(settings[name], budget, settings['timeout'], self.display.vvv)
+        found, failures, warnings = {}, {}, {}
         # Both backends at once: the Hetzner pages arrive while the Proxmox configs are read.
         # Warnings are collected and shown from this thread, in backend order.
         with ThreadPoolExecutor(max_workers=len(sources)) as pool:
-            futures = []
-            for source in sources:
-                warnings.append([])
-                futures.append(pool.submit(source.records, warnings[-1].append))
-            record_lists = [future.result() for future in futures]
-        for found in warnings:
-            for message in found:
+            futures = {}
+            for name, source in sources.items():
+                warnings[name] = []
+                futures[name] = pool.submit(source.records, warnings[name].append)
+            for name, future in futures.items():
+                try:
+                    found[name] = future.result()
+                except InventorySourceError as exc:
+                    failures[name] = str(exc)
+        for name in sources:
+            for message in warnings[name]:
                 self.display.warning(message)
-        return merge(*record_lists)
+        return found, failures
+
+    def _last_known(self, cache_key, backend):
+        """The hosts of ``backend`` that the inventory cache still holds for this source, or None."""
+        if not self.get_option('cache'):
+            return None
+        cached = self._cache.get(cache_key)
+        if not isinstance(cached, list):
+            return None
+        return [record for record in cached if record.get('source') == backend]
+
+    def _read(self, settings, cache_key):
+        """``(records, unavailable)`` of a live read. A backend that could not be read fails it, unless
+        allow_partial keeps its site (hosts from the cache if any) with the reason in ``unavailable``."""
+        found, failures = self._fetch(settings)
+        if failures and (not self.get_option('allow_partial') or not found):
+            raise InventorySourceError(' '.join(failures.values()))
+        unavailable = {}
+        for backend, reason in failures.items():
+            site = settings[backend]['site']
+            last = self._last_known(cache_key, backend)
+            if last is None:
+                keeps = 'is listed without hosts (%s)' % (
+                    'the inventory cache holds no entry for this source' if self.get_option('cache')
+                    else 'no inventory cache to take them from')
+            else:
+                keeps = 'keeps the %d hosts the inventory cache holds from the last complete read' % len(last)
+            self.display.warning('hybrid inventory: %s With allow_partial, site %s %s.' % (reason, site, keeps))
+            found[backend] = last or []
+            unavailable[site] = reason
+        return merge(*(found[name] for name, _source in BACKENDS if name in found)), unavailable
+
+    def _mark_unavailable(self, unavailable):
+        """The reason a site could not be read: on its group (so on its hosts) and, by site, on all."""
+        for site, reason in unavailable.items():
+            group = self.inventory.add_group('site_%s' % site)
+            self.inventory.set_variable(group, 'hybrid_inventory_error', reason)
+        self.inventory.set_variable('all', 'hybrid_inventory_errors', dict(unavailable))
 
     def _populate(self, records):
         strict = self.get_option('strict')
@@ -332,7 +418,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         cache_key = '%s_%s' % (self.get_cache_key(path), cache_identity(settings))
         use_cache = self.get_option('cache')
-        records = None
+        records, unavailable = None, {}
         if use_cache and cache:
             try:
                 records = self._cache[cache_key]
@@ -341,9 +427,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 records = None
         if records is None:
             try:
-                records = self._fetch(settings)
+                records, unavailable = self._read(settings, cache_key)
             except InventorySourceError as exc:
                 raise AnsibleError('hybrid inventory %s: %s' % (path, exc)) from None
-            if use_cache:
+            if use_cache and not unavailable:  # a partial read never replaces the last complete one
                 self._cache[cache_key] = records
         self._populate(records)
+        if unavailable:
+            self._mark_unavailable(unavailable)

@@ -8,12 +8,17 @@ Pure logic, no Ansible imports: the module, the preflight role and the unit test
 
 from __future__ import annotations
 
+from ._errors import ModuleError
+
 ROLES = ('controlplane', 'worker')
 MAX_SAFE_MEMBERS = 7
 
 
-class TopologyError(ValueError):
-    """Bad input or an unsafe topology, with a message meant for an operator."""
+class TopologyError(ModuleError):
+    """Bad input or an unsafe topology, with a message meant for an operator (the collection's one failure shape)."""
+
+    def __init__(self, msg, reason='bad_input'):
+        super().__init__(reason, msg)
 
 
 def quorum(members):
@@ -121,7 +126,7 @@ def analyse(nodes, ingress_sites=None, allow_unsafe=False):
     reason = unsafe_reason(members)
     if reason:
         if not allow_unsafe:
-            raise TopologyError('Unsafe topology: %s Set allow_unsafe to accept the risk.' % reason)
+            raise TopologyError('Unsafe topology: %s Set allow_unsafe to accept the risk.' % reason, reason='unsafe_topology')
         warnings.append('Unsafe topology accepted: %s' % reason)
 
     rows = [_scenario('node', 'node %s down' % n['name'], [n['name']], nodes, members, ingress_sites)

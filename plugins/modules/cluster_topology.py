@@ -62,6 +62,9 @@ attributes:
   idempotent:
     support: full
     description: The module never changes anything and always returns RV(ignore:changed=false).
+  action_group:
+    support: none
+    description: It contacts no API, so it is in no action group.
 """
 
 EXAMPLES = r"""
@@ -150,15 +153,23 @@ summary:
   returned: success
   type: list
   elements: str
+failure:
+  description: The structured cause of a failure (C(reason) V(bad_input) or V(unsafe_topology), C(message)).
+  returned: failed
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridops.talos.plugins.module_utils._topology import (
-    TopologyError,
-    analyse,
-    render_table,
-)
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._topology import analyse, render_table
+
+
+def check_topology(module):
+    result = analyse(module.params['nodes'], module.params['ingress_sites'], module.params['allow_unsafe'])
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    return dict(changed=False, summary=render_table(result), **result)
 
 
 def main():
@@ -174,13 +185,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = analyse(module.params['nodes'], module.params['ingress_sites'], module.params['allow_unsafe'])
-    except TopologyError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(changed=False, summary=render_table(result), **result)
+    run(module, check_topology)
 
 
 if __name__ == '__main__':

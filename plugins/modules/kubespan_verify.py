@@ -30,42 +30,32 @@ author:
 requirements:
   - grpclib
   - protobuf
+  - cryptography
+  - PyYAML
+extends_documentation_fragment:
+  - hybridops.talos.talos_api
+  - hybridops.talos.talos_api.wait
+  - hybridops.talos.talos_api.action_group
 options:
   nodes:
     description:
-      - The nodes of the mesh, each queried directly on its Talos API (port 50000 unless V(host:port) is given).
+      - The nodes of the mesh, each asked on its Talos API (port 50000 unless V(host:port) is given), directly or
+        through O(endpoints).
       - Either addresses (strings), or dicts with C(address), C(name) and optionally C(kubespan_mtu) (the KubeSpan MTU that node's
         machine config sets, checked against the others).
       - C(name) must be the node name Talos uses as the KubeSpan peer label (the Kubernetes node name). Without it, the name
         is the member of the node's own discovery view whose address is the one given.
+      - A node that does not answer within O(timeout) is reported as unreachable; connecting gets at most 5 seconds and
+        is tried twice, since a silent node is a finding here.
     type: list
     elements: raw
     required: true
-  endpoint:
-    description:
-      - A control plane to ask for every node instead of asking each node directly; it proxies each call to the node
-        (gRPC metadata C(node)), as C(talosctl -e endpoint -n node) does.
-    type: str
-  talosconfig:
-    description:
-      - Path of the talosconfig with the OS CA, client certificate and key. A certificate with the role C(os:reader) is enough.
-      - Defaults to E(TALOSCONFIG), then C(~/.talos/config), as C(talosctl) looks for it.
-    type: path
-  context:
-    description: Context of the talosconfig to use; its current context when omitted.
-    type: str
-  timeout:
-    description:
-      - Seconds one API call may take. A node that does not answer in time is reported as unreachable; connecting
-        gets at most 5 seconds and is tried twice.
-    type: float
-    default: 10
   handshake_max_age:
     description:
       - Seconds the last WireGuard handshake of a direction may be old.
       - The default is Talos' own PeerDownInterval (275 s), after which Talos calls the peer down. A working link rekeys
         every two minutes, so a lower limit such as V(180) catches links that stopped a little earlier than Talos does.
-    type: int
+    type: float
     default: 275
   samples:
     description:
@@ -89,16 +79,16 @@ options:
   cilium_mtu:
     description: MTU Cilium uses for VXLAN pods; checked against the KubeSpan MTU - 50.
     type: int
-  wait_timeout:
+  wait:
     description:
-      - Seconds to keep checking a mesh that is not healthy yet before judging it, for a mesh that was just built or a
-        node that just rebooted. V(0) judges the first check.
+      - Keep checking a mesh that is not healthy yet before judging it, for up to O(wait_timeout) seconds, for a mesh
+        that was just built or a node that just rebooted. V(false) judges the first check.
       - A fresh mesh needs up to about 45 seconds, since Talos calls a peer C(up) only after a handshake and its next
         30-second refresh. Re-checks start after one second and come at most five seconds apart.
       - It stops early when waiting cannot help, when a node refuses the client certificate or is in maintenance mode,
         a node knows peers that are not listed, or the MTUs do not fit.
-    type: float
-    default: 0
+    type: bool
+    default: true
   report_only:
     description: Report a broken mesh in the result without failing.
     type: bool
@@ -107,23 +97,20 @@ options:
     description:
       - Path of an SVG file to draw the matrix into (row = the node reporting, column = the peer; green = up,
         red = down or failing, grey = unknown or no answer). Only C(.svg) is supported.
-      - Rewritten only when the picture changes, which reports RV(ignore:changed=true). Not written in check mode.
+      - Rewritten only when the picture changes, which reports RV(ignore:changed=true). In check mode the change is
+        reported and nothing is written.
     type: path
 attributes:
   check_mode:
     support: full
-    description: Reads the nodes and returns the same report; only the O(picture) file is not written.
+    description: Reads the nodes and returns the same report; the O(picture) file is not written, and RV(ignore:changed)
+      says whether it would be.
   diff_mode:
     support: none
     description: Nothing on the nodes changes.
   idempotent:
     support: full
     description: Changes nothing on the nodes; the picture holds no timestamps, so an unchanged mesh rewrites nothing.
-  action_group:
-    description: Use C(group/hybridops.talos.talos) in O(ignore:module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - hybridops.talos.talos
 """
 
 EXAMPLES = r"""
@@ -135,7 +122,7 @@ EXAMPLES = r"""
       - {name: home-cp-1, address: 10.10.0.10}
       - {name: home-w-1, address: 10.10.0.21}
       - {name: home-w-2, address: 10.10.0.22}
-    talosconfig: secrets/reader.talosconfig
+    talosconfig: ~/.local/share/hybridops-talos/hybrid/reader.talosconfig
     underlay_mtu: 1450
     expected_kubespan_mtu: 1370
     cilium_mtu: 1320
@@ -348,6 +335,10 @@ picture:
   description: Path of the SVG picture, when O(picture) was given (also in check mode, where it is not written).
   returned: when O(picture) is set
   type: str
+failure:
+  description: The structured cause of a failure (C(reason), C(node), C(call), C(status), C(message), details).
+  returned: failed
+  type: dict
 duration:
   description: Seconds the check took, sampling and waiting included.
   returned: when the mesh was judged, also when the module fails because of it
@@ -362,122 +353,106 @@ import os
 import tempfile
 import time
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import ModuleError, run
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.collect import observe_all
-from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.matrix import address_host, resolve_names
+from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.matrix import resolve_names
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.render import summary_lines, svg
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.verify import (
     MeshInputError, failure_message, verify, worth_waiting)
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import (
-    GRPCLIB_IMPORT_ERROR, HAS_GRPCLIB, TalosClient, split_endpoint)
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import find_talosconfig, load_talosconfig
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import TALOS_API, requires
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import RetryPolicy, WaitTimeout, wait_for
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import split_endpoint
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import RetryPolicy
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import fail
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import _pool
-from ansible_collections.hybridops.talos.plugins.module_utils._wait import WaitTimeout, wait_for
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, WAIT_ARGS, Connection
 
 CONNECT_TIMEOUT = 5.0
 # One quick retry: a node that does not answer is a finding here, not something to wait out.
-RETRY = RetryPolicy(attempts=2, base=0.5, cap=1.0)
+RETRY = RetryPolicy(attempts=2, first=0.5, cap=1.0)
 # Re-checks of a mesh that is not healthy yet: soon after the first, then every 5 s (Talos refreshes every 30 s).
 RECHECK_FIRST = 1.0
 RECHECK_CAP = 5.0
 
 
-def node_entries(module, raw_nodes):
-    """The O(nodes) entries as dicts with name, address and kubespan_mtu; bad entries end the module."""
+def bad_input(why, option='nodes'):
+    return ModuleError('bad_input', why, option=option)
+
+
+def node_entries(raw_nodes):
+    """The O(nodes) entries as dicts with name, address and kubespan_mtu; bad entries raise ModuleError."""
     entries = []
     for index, raw in enumerate(raw_nodes):
         if isinstance(raw, str):
             raw = dict(address=raw)
         if not isinstance(raw, dict) or not raw.get('address'):
-            module.fail_json(msg='nodes[%d] must be an address or a dict with an address, got %r.' % (index, raw))
+            raise bad_input('nodes[%d] must be an address or a dict with an address, got %r' % (index, raw))
         unknown = set(raw) - {'name', 'address', 'kubespan_mtu'}
         if unknown:
-            module.fail_json(msg='nodes[%d] has unknown keys %s; use name, address and kubespan_mtu.'
-                             % (index, ', '.join(sorted(unknown))))
+            raise bad_input('nodes[%d] has unknown keys %s; use name, address and kubespan_mtu' % (index, ', '.join(sorted(unknown))))
         mtu = raw.get('kubespan_mtu')
         if mtu is not None:
             try:
                 mtu = int(mtu)
             except (TypeError, ValueError):
-                module.fail_json(msg='nodes[%d].kubespan_mtu must be a number, got %r.' % (index, mtu))
+                raise bad_input('nodes[%d].kubespan_mtu must be a number, got %r' % (index, mtu)) from None
         try:
             split_endpoint(raw['address'])
         except TalosApiError as exc:
-            module.fail_json(msg='nodes[%d]: %s.' % (index, exc.why))
+            raise bad_input('nodes[%d]: %s' % (index, exc.why)) from None
         entries.append(dict(name=str(raw['name']) if raw.get('name') else None, address=str(raw['address']), kubespan_mtu=mtu))
     addresses = [entry['address'] for entry in entries]
     twice = sorted({address for address in addresses if addresses.count(address) > 1})
     if twice:
-        module.fail_json(msg='nodes lists %s more than once.' % ', '.join(twice))
+        raise bad_input('nodes lists %s more than once' % ', '.join(twice))
     if len(entries) < 2:
-        module.fail_json(msg='nodes must list at least two nodes to make a mesh.')
+        raise bad_input('nodes must list at least two nodes to make a mesh')
     return entries
 
 
+def check_options(params):
+    """Refuse option values that make no sense, before any node is asked."""
+    if params['picture'] and not params['picture'].lower().endswith('.svg'):
+        raise bad_input('picture must be an .svg path: only SVG pictures are drawn, got %s' % params['picture'], 'picture')
+    if params['handshake_max_age'] <= 0 or params['sample_interval'] < 0 or params['timeout'] <= 0 or params['wait_timeout'] < 0:
+        raise bad_input('handshake_max_age and timeout must be positive, and sample_interval and wait_timeout not negative',
+                        'handshake_max_age')
+
+
+def picture_changes(path, content):
+    """Whether writing ``content`` to ``path`` would change the file."""
+    if not os.path.exists(path):
+        return True
+    with open(path, 'rb') as handle:
+        return handle.read() != to_bytes(content)
+
+
 def write_picture(module, path, content):
-    """Write ``content`` to ``path`` unless it is already there; return whether the file changed."""
-    data = to_bytes(content)
-    if os.path.exists(path):
-        with open(path, 'rb') as handle:
-            if handle.read() == data:
-                return False
+    """Write ``content`` to ``path`` atomically (the caller knows it changes)."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         handle, temporary = tempfile.mkstemp(dir=directory, prefix='.kubespan-', suffix='.svg')
         with os.fdopen(handle, 'wb') as stream:
-            stream.write(data)
+            stream.write(to_bytes(content))
         os.chmod(temporary, 0o644)
     except OSError as exc:
-        module.fail_json(msg='Cannot write the picture %s: %s.' % (path, exc.strerror or exc))
+        raise ModuleError('unwritable', 'cannot write the picture %s: %s' % (path, exc.strerror or exc), path=path) from None
     module.atomic_move(temporary, os.path.abspath(path))
-    return True
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            nodes=dict(type='list', elements='raw', required=True),
-            endpoint=dict(type='str'),
-            talosconfig=dict(type='path', fallback=(env_fallback, ['TALOSCONFIG'])),
-            context=dict(type='str'),
-            timeout=dict(type='float', default=10.0),
-            handshake_max_age=dict(type='int', default=275),
-            samples=dict(type='int', default=1, choices=[1, 2]),
-            sample_interval=dict(type='float', default=35.0),
-            underlay_mtu=dict(type='int'),
-            expected_kubespan_mtu=dict(type='int'),
-            cilium_mtu=dict(type='int'),
-            wait_timeout=dict(type='float', default=0.0),
-            report_only=dict(type='bool', default=False),
-            picture=dict(type='path'),
-        ),
-        supports_check_mode=True,
-    )
+def verify_mesh(module):
     params = module.params
-    if not HAS_GRPCLIB or not _pool.HAS_PROTOBUF:
-        module.fail_json(msg=missing_required_lib('grpclib and protobuf'),
-                         exception=GRPCLIB_IMPORT_ERROR or str(_pool.PROTOBUF_IMPORT_ERROR))
-    nodes = node_entries(module, params['nodes'])
-    if params['picture'] and not params['picture'].lower().endswith('.svg'):
-        module.fail_json(msg='picture must be an .svg path: only SVG pictures are drawn, got %s.' % params['picture'])
-    if params['handshake_max_age'] <= 0 or params['sample_interval'] < 0 or params['timeout'] <= 0 or params['wait_timeout'] < 0:
-        module.fail_json(msg='handshake_max_age and timeout must be positive, and sample_interval and wait_timeout not negative.')
-    try:
-        credentials = load_talosconfig(params['talosconfig'] or find_talosconfig(), params['context'])
-    except TalosApiError as exc:
-        fail(module, exc)
+    nodes = node_entries(params['nodes'])
+    check_options(params)
+    with Connection(params, retry=RETRY, connect_timeout=CONNECT_TIMEOUT) as connection:
+        # Made here, not in the reading threads: one client per node, kept for every reading of this run.
+        clients = {node['address']: connection.client(node['address']) for node in nodes}
+        return judge(module, nodes, lambda node: clients[node['address']])
 
-    def make_client(node):
-        if params['endpoint']:
-            return TalosClient(params['endpoint'], credentials=credentials, node=address_host(node['address']),
-                               timeout=params['timeout'], connect_timeout=min(CONNECT_TIMEOUT, params['timeout']), retry=RETRY)
-        return TalosClient(node['address'], credentials=credentials, timeout=params['timeout'],
-                           connect_timeout=min(CONNECT_TIMEOUT, params['timeout']), retry=RETRY)
+
+def judge(module, nodes, make_client):
+    params = module.params
 
     def check():
         """One judgement of the mesh: (report, observations); the report is None when no node answered."""
@@ -494,7 +469,7 @@ def main():
         try:
             return verify(observations, previous, params['handshake_max_age'], mtu=mtu), observations
         except MeshInputError as exc:
-            module.fail_json(msg='%s.' % exc)
+            raise bad_input(str(exc)) from None
 
     checks = []
 
@@ -506,24 +481,52 @@ def main():
 
     started = time.monotonic()
     try:
-        (report, observations), _waited = wait_for('a healthy KubeSpan mesh', probe, params['wait_timeout'],
+        (report, observations), _waited = wait_for('a healthy KubeSpan mesh', probe,
+                                                   params['wait_timeout'] if params['wait'] else 0,
                                                    first=RECHECK_FIRST, cap=RECHECK_CAP)
     except WaitTimeout as exc:
         report, observations = exc.last
     if report is None:
         first = observations[0]
-        module.fail_json(msg='No node answered, so the mesh cannot be judged; %s' % first['error'], failure=first['failure'],
-                         nodes=[dict(address=o['address'], error=o['error']) for o in observations], checks=len(checks))
+        # The first node's failure, as the reason nobody answered (all usually fail alike: a refused certificate).
+        failure = dict(first['failure'])
+        raise ModuleError(failure.pop('reason'), failure.pop('message'), node=failure.pop('node'), call=failure.pop('call'),
+                          status=failure.pop('status', None),
+                          sentence='No node answered, so the mesh cannot be judged; %s' % first['error'],
+                          result=dict(nodes=[dict(address=o['address'], error=o['error']) for o in observations],
+                                      checks=len(checks)), **failure)
     result = dict(changed=False, summary=summary_lines(report), **report)
     if params['picture']:
         result['picture'] = params['picture']
-        if not module.check_mode:
-            result['changed'] = write_picture(module, params['picture'], svg(report))
+        content = svg(report)
+        result['changed'] = picture_changes(params['picture'], content)
+        if result['changed'] and not module.check_mode:
+            write_picture(module, params['picture'], content)
     result['duration'] = round(time.monotonic() - started, 3)
     result['checks'] = len(checks)
     if not report['healthy'] and not params['report_only']:
-        module.fail_json(msg=failure_message(report), **result)
-    module.exit_json(**result)
+        raise ModuleError('mesh_unhealthy', failure_message(report), call='List', result=result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            nodes=dict(type='list', elements='raw', required=True),
+            handshake_max_age=dict(type='float', default=275.0),
+            samples=dict(type='int', default=1, choices=[1, 2]),
+            sample_interval=dict(type='float', default=35.0),
+            underlay_mtu=dict(type='int'),
+            expected_kubespan_mtu=dict(type='int'),
+            cilium_mtu=dict(type='int'),
+            report_only=dict(type='bool', default=False),
+            picture=dict(type='path'),
+            **dict(CONNECTION_ARGS, **WAIT_ARGS)
+        ),
+        supports_check_mode=True,
+    )
+    requires(module, *TALOS_API)
+    run(module, verify_mesh)
 
 
 if __name__ == '__main__':

@@ -10,22 +10,34 @@ module: talos_bootstrap
 short_description: Bootstrap etcd on one Talos control plane, exactly once
 version_added: 0.1.0
 description:
-  - Starts the cluster's etcd on one control-plane node with the Talos C(Bootstrap) call, the step
+  - Starts the cluster's etcd on the control plane O(node) with the Talos C(Bootstrap) call, the step
     C(talosctl bootstrap) performs, but only when no etcd cluster exists yet.
-  - Looks first, asking the node and every node in O(control_planes) for their etcd members. When any
-    of them already has members the cluster is bootstrapped and nothing is done, since bootstrapping a
+  - Looks first, asking O(node) and every node in O(control_planes) for their etcd members. When any
+    of them lists members the cluster is bootstrapped and nothing is done, since bootstrapping a
     second time would start a second, empty etcd cluster.
-  - Refuses to bootstrap while the node's etcd service is in any state but waiting for bootstrap.
-  - With O(wait=true), returns once etcd runs and lists this node as a member.
+  - Bootstraps only on positive evidence that no other control plane runs etcd - it is in maintenance
+    mode, its etcd service waits for its bootstrap or join, it serves a certificate of another OS CA,
+    or it is a worker - and refuses with that control plane's reason on anything else (a TLS failure, an
+    invalid certificate, a refused call, a timeout).
+  - Refuses to bootstrap while the etcd service of O(node) is in any state but waiting for bootstrap.
+  - With O(wait=true), returns once etcd runs on O(node) and lists a started member.
 author:
   - hybridops.talos maintainers (@hybridops)
+requirements:
+  - grpclib
+  - protobuf
+  - cryptography
+  - PyYAML
 extends_documentation_fragment:
   - hybridops.talos.talos_api
+  - hybridops.talos.talos_api.node
   - hybridops.talos.talos_api.wait
+  - hybridops.talos.talos_api.action_group
 options:
   control_planes:
     description:
-      - Addresses of the other control-plane nodes, asked for etcd members before bootstrapping.
+      - Talos API addresses of the cluster's control planes (O(node) may be among them), asked for etcd
+        members before bootstrapping.
       - Unreachable ones are reported in RV(unreachable) and do not stop the bootstrap only when
         O(allow_unreachable=true).
     type: list
@@ -33,8 +45,9 @@ options:
     default: []
   allow_unreachable:
     description:
-      - Bootstrap even when some O(control_planes) cannot be asked. Only safe when they are known to be
-        unconfigured (for example a brand-new cluster whose nodes are still booting).
+      - Bootstrap even when some O(control_planes) cannot be reached. Only safe when they are known to be
+        unconfigured (for example a brand-new cluster whose nodes are still booting). Control planes that
+        answer in a way that proves nothing still stop the bootstrap.
     type: bool
     default: false
 attributes:
@@ -47,19 +60,14 @@ attributes:
   idempotent:
     support: full
     description: Once etcd has members the module only reports them.
-  action_group:
-    description: Use C(group/hybridops.talos.talos) in O(ignore:module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - hybridops.talos.talos
 """
 
 EXAMPLES = r"""
 - name: Bootstrap etcd on the first control plane, once
   hybridops.talos.talos_bootstrap:
-    endpoint: "{{ hostvars[groups['talos_controlplane'][0]].talos_node_ip }}"
-    talosconfig: "{{ playbook_dir }}/secrets/talosconfig"
-    control_planes: "{{ groups['talos_controlplane'][1:] | map('extract', hostvars, 'talos_node_ip') | list }}"
+    node: "{{ hostvars[groups['talos_controlplane'][0]].talos_node_ip }}"
+    talosconfig: ~/.local/share/hybridops-talos/hybrid/talosconfig
+    control_planes: "{{ groups['talos_controlplane'] | map('extract', hostvars, 'talos_node_ip') | list }}"
   run_once: true
 """
 
@@ -76,35 +84,77 @@ members:
   elements: dict
   sample: [{id: 8e9e05c52164694d, hostname: vps-0, peer_urls: ["https://192.0.2.1:2380"], client_urls: [], is_learner: false}]
 etcd_state:
-  description: State of the node's etcd service at the end, for example V(Running) or V(Preparing).
+  description: State of the etcd service of O(node) at the end, for example V(Running) or V(Preparing).
   returned: success
   type: str
 unreachable:
-  description: Control planes from O(control_planes) that could not be asked.
-  returned: success
+  description: Control planes from O(control_planes) that could not be reached.
+  returned: always
   type: list
   elements: str
 duration:
   description: Seconds spent waiting for etcd to run.
   returned: when a bootstrap was waited for
   type: float
+failure:
+  description: The structured cause of a failure (C(reason), C(node), C(call), C(status), C(message), details).
+  returned: failed
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.apply import MAINTENANCE_HINTS
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import ModuleError, run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import TALOS_API, requires
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import WaitTimeout, wait_for
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.etcd import (
-    WAITING_STATES,
-    etcd_service_state,
-    members_or_none,
-)
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, WAIT_ARGS, client_for, fail
-from ansible_collections.hybridops.talos.plugins.module_utils._wait import WaitTimeout, wait_for
+    bootstrap_decision, etcd_service_state, look, lost_bootstrap_race, members_or_none, started)
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import (
+    CONNECTION_ARGS, NODE_ARGS, WAIT_ARGS, Connection)
 
 
-# Failures that mean the node is in maintenance mode or was configured with another CA.
-NOT_OURS_YET = MAINTENANCE_HINTS
+def bootstrap(module):
+    params = module.params
+    node = params['node']
+    with Connection(params) as connection:
+        target = look(node, connection.client(node))
+        others = [look(other, connection.client(other)) for other in params['control_planes'] if other != node]
+        state = etcd_service_state(connection.client(node)) if target.kind == 'waiting' else None
+        decision = bootstrap_decision(target, others, state, params['allow_unreachable'])
+        result = dict(changed=False, unreachable=decision.unreachable, members=decision.members)
+        if decision.action == 'refuse':
+            decision.error.result.update(result, etcd_state=state)
+            raise decision.error
+        if decision.action == 'done':
+            result.update(bootstrapped_by=decision.by, etcd_state=etcd_service_state(connection.client(node)))
+            return result
+        result.update(changed=True, bootstrapped_by='this run', etcd_state=state)
+        if module.check_mode:
+            return result
+        client = connection.client(node)
+        try:
+            client.bootstrap()
+        except ModuleError as exc:
+            if not lost_bootstrap_race(exc):
+                raise
+            result.update(changed=False, bootstrapped_by='another run')
+        if params['wait']:
+            result.update(wait_for_etcd(connection, node, params['wait_timeout'], result))
+        return result
+
+
+def wait_for_etcd(connection, node, timeout, result):
+    """Wait until etcd runs on ``node`` and lists a started member (the first is this node's); the result keys."""
+    def probe():
+        members = members_or_none(connection.client(node))
+        state = etcd_service_state(connection.client(node))
+        return any(started(m) for m in members or ()) and state == 'Running', (members, state)
+    try:
+        (members, state), duration = wait_for('etcd running on %s' % node, probe, timeout)
+    except WaitTimeout as exc:
+        raise ModuleError('timeout', 'etcd was bootstrapped but %s' % exc, node=node, call='Bootstrap',
+                          result=dict(result, duration=round(exc.duration, 2))) from None
+    return dict(members=members, etcd_state=state, duration=round(duration, 2))
 
 
 def main():
@@ -112,64 +162,12 @@ def main():
         argument_spec=dict(
             control_planes=dict(type='list', elements='str', default=[]),
             allow_unreachable=dict(type='bool', default=False),
-            **dict(CONNECTION_ARGS, **WAIT_ARGS)
+            **dict(CONNECTION_ARGS, **dict(NODE_ARGS, **WAIT_ARGS))
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    result = dict(changed=False, unreachable=[], members=[])
-    try:
-        client = client_for(params)
-        members = members_or_none(client)
-        if members:
-            result.update(bootstrapped_by=params['endpoint'], members=members, etcd_state=etcd_service_state(client))
-            module.exit_json(**result)
-        for other in params['control_planes']:
-            if other == params['endpoint']:
-                continue
-            try:
-                theirs = members_or_none(client_for(params, endpoint=other, node=other))
-            except TalosApiError as exc:
-                if exc.reason in NOT_OURS_YET:
-                    continue  # a node that does not trust our CA yet has no member of our etcd
-                if exc.reason != 'unreachable':
-                    raise
-                result['unreachable'].append(other)
-                continue
-            if theirs:
-                result.update(bootstrapped_by=other, members=theirs, etcd_state=etcd_service_state(client))
-                module.exit_json(**result)
-        if result['unreachable'] and not params['allow_unreachable']:
-            module.fail_json(msg='Refusing to bootstrap etcd on %s: the control planes %s could not be asked whether etcd '
-                                 'runs already, and a second bootstrap would start a second, empty cluster; set '
-                                 'allow_unreachable=true only if they are known to be unconfigured.'
-                                 % (params['endpoint'], ', '.join(result['unreachable'])), **result)
-        state = etcd_service_state(client)
-        if state not in WAITING_STATES:
-            module.fail_json(msg='Refusing to bootstrap etcd on %s: its etcd service is %s, not waiting for bootstrap.'
-                             % (params['endpoint'], state or 'absent (is it a control plane?)'), etcd_state=state, **result)
-        result.update(changed=True, bootstrapped_by='this run', etcd_state=state)
-        if module.check_mode:
-            module.exit_json(**result)
-        try:
-            client.bootstrap()
-        except TalosApiError as exc:
-            # Another run (or an operator) bootstrapped it between our look and our call.
-            if exc.status != 'ALREADY_EXISTS':
-                raise
-            result.update(changed=False, bootstrapped_by='another run')
-        if params['wait']:
-            def probe():
-                now = members_or_none(client)
-                state_now = etcd_service_state(client)
-                return bool(now) and state_now == 'Running', (now, state_now)
-            (members, state), duration = wait_for('etcd running on %s' % params['endpoint'], probe, params['wait_timeout'])
-            result.update(members=members, etcd_state=state, duration=round(duration, 2))
-    except WaitTimeout as exc:
-        module.fail_json(msg='Bootstrapped etcd on %s, but %s' % (params['endpoint'], exc), duration=exc.duration, **result)
-    except TalosApiError as exc:
-        fail(module, exc, **result)
-    module.exit_json(**result)
+    requires(module, *TALOS_API)
+    run(module, bootstrap)
 
 
 if __name__ == '__main__':

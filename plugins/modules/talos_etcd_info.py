@@ -10,21 +10,37 @@ module: talos_etcd_info
 short_description: Read etcd membership and the health of every member from Talos control planes
 version_added: 0.1.0
 description:
-  - Asks O(endpoint) for the etcd member list (or, when it cannot answer, the first address of
-    O(control_planes) that can) and every address in O(control_planes) for the status of
-    its local member (C(EtcdMemberList), C(EtcdStatus)), and judges the health of the cluster. It is
-    healthy when every member answers without errors, all agree on one leader and no learner is left unpromoted.
+  - Asks the control planes in O(nodes) for the etcd member list (the first that lists members answers
+    for all) and each of them for the status of its local member (C(EtcdMemberList), C(EtcdStatus)), and
+    judges the health of the cluster. It is healthy when every member has started (a member added but not
+    started yet has no name or no client URLs), answers without errors, all agree on one leader and no
+    learner is left unpromoted.
+  - Says whether etcd was bootstrapped (RV(bootstrapped)) from positive evidence only; when no control plane
+    lists members and one answers in a way that proves nothing (a TLS failure, a refused call), the module
+    fails with that node's reason instead of guessing.
+  - With O(wait=true), reads the cluster again until it is healthy or O(wait_timeout) passes; members that
+    joined moments ago need a while before their etcd runs. It stops at once when the nodes refuse the
+    talosconfig's certificate or the talosconfig cannot be used, since waiting cannot cure that.
   - Read-only; the least Talos role that works is C(os:reader).
 author:
   - hybridops.talos maintainers (@hybridops)
+requirements:
+  - grpclib
+  - protobuf
+  - cryptography
+  - PyYAML
 extends_documentation_fragment:
   - hybridops.talos.talos_api
+  - hybridops.talos.talos_api.wait
+  - hybridops.talos.talos_api.action_group
 options:
-  control_planes:
-    description: Addresses of the control planes whose local member status is read; O(endpoint) when empty.
+  nodes:
+    description:
+      - Talos API addresses of the control planes to read, V(host) or V(host:port), reached directly or through
+        O(endpoints).
     type: list
     elements: str
-    default: []
+    required: true
   expected_members:
     description: The number of members the cluster should have; fewer or more counts as unhealthy.
     type: int
@@ -32,12 +48,6 @@ options:
     description: Fail with the list of problems when the cluster is not healthy, instead of only reporting it.
     type: bool
     default: false
-  wait_timeout:
-    description:
-      - Seconds to wait for the cluster to become healthy, reading it again with capped backoff; V(0) reads once.
-      - Members that joined moments ago need a while before their etcd runs.
-    type: int
-    default: 0
 attributes:
   check_mode:
     support: full
@@ -48,26 +58,33 @@ attributes:
   idempotent:
     support: full
     description: Never changes anything.
-  action_group:
-    description: Use C(group/hybridops.talos.talos) in O(ignore:module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - hybridops.talos.talos
 """
 
 EXAMPLES = r"""
 - name: Check that all three etcd members are healthy
   hybridops.talos.talos_etcd_info:
-    endpoint: 192.0.2.1
-    control_planes: [192.0.2.1, 192.0.2.2, 10.10.0.10]
+    nodes: [192.0.2.1, 192.0.2.2, 10.10.0.10]
     expected_members: 3
     fail_unhealthy: true
   register: etcd
+
+- name: Find out, without waiting, whether etcd runs already
+  hybridops.talos.talos_etcd_info:
+    nodes: [192.0.2.1, 192.0.2.2, 10.10.0.10]
+    wait: false
+  register: etcd_now
 """
 
 RETURN = r"""
+bootstrapped:
+  description:
+    - V(true) when a control plane lists etcd members; V(false) when every one showed it runs none (maintenance
+      mode, etcd waiting for its bootstrap or join, a certificate of another OS CA, a worker); V(null) when none
+      lists members and some could not be reached.
+  returned: success
+  type: bool
 members:
-  description: The etcd members, sorted by hostname.
+  description: The etcd members, sorted by hostname; empty when etcd was not bootstrapped.
   returned: success
   type: list
   elements: dict
@@ -76,14 +93,14 @@ members:
       description: Member id in hexadecimal.
       type: str
     hostname:
-      description: Node name of the member.
+      description: Node name of the member; empty while the member has not started.
       type: str
     peer_urls:
       description: Peer URLs.
       type: list
       elements: str
     client_urls:
-      description: Client URLs.
+      description: Client URLs; empty while the member has not started.
       type: list
       elements: str
     is_learner:
@@ -111,77 +128,98 @@ duration:
   description: Seconds spent waiting for the cluster to become healthy.
   returned: success
   type: float
+failure:
+  description: The structured cause of a failure (C(reason), C(node), C(call), C(status), C(message), details).
+  returned: failed
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import ModuleError, run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import TALOS_API, requires
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY, WaitTimeout, wait_for
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.etcd import health, member_dicts, status_dict
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, client_for, fail
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import NO_RETRY
-from ansible_collections.hybridops.talos.plugins.module_utils._wait import WaitTimeout, wait_for
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.etcd import bootstrapped, health, look, status_dict
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, WAIT_ARGS, Connection
 
 
-def read_cluster(params, retry=None):
-    """Members, per-address statuses and the health verdict, read once."""
-    extra = dict(retry=retry) if retry else {}
-    members, failures = None, []
-    # The member list from the first control plane that answers: others may be in maintenance mode.
-    for address in [params['endpoint']] + [a for a in params['control_planes'] if a != params['endpoint']]:
-        try:
-            members = member_dicts(client_for(params, endpoint=address, node=address, **extra).etcd_member_list())
+# Failures that no amount of waiting cures: the wait ends at once with them.
+HOPELESS = ('wrong_ca', 'client_cert_expired', 'client_cert_not_yet_valid', 'client_cert_rejected', 'permission_denied',
+            'bad_talosconfig', 'bad_credentials', 'hostname_mismatch')
+
+
+def read_cluster(params, connection):
+    """Members, bootstrapped, per-address statuses and the health verdict, read once."""
+    seen = []
+    # The member list from the first control plane that lists members: others may be in maintenance mode.
+    for address in params['nodes']:
+        seen.append(look(address, connection.client(address)))
+        if seen[-1].kind == 'members':
             break
-        except TalosApiError as exc:
-            failures.append(exc)
-    if members is None:
-        raise failures[0]
-    statuses = {}
-    for address in params['control_planes'] or [params['endpoint']]:
+    members = seen[-1].members
+    cluster = dict(bootstrapped=bootstrapped(seen), members=members, statuses={})
+    if not members:
+        reasons = ['%s: %s' % (s.node, s.error.why if s.error else 'etcd waits for its bootstrap or join') for s in seen]
+        # Waiting cannot help when every control plane refuses us (a talosconfig of another cluster, say).
+        hopeless = all(s.error is not None and s.error.reason in HOPELESS for s in seen)
+        return dict(cluster, healthy=False, hopeless=hopeless,
+                    problems=['etcd runs on no control plane (%s)' % '; '.join(reasons)])
+    for address in params['nodes']:
         try:
-            statuses[address] = status_dict(client_for(params, endpoint=address, node=address, **extra).etcd_status())
+            cluster['statuses'][address] = status_dict(connection.client(address).etcd_status())
         except TalosApiError as exc:
-            statuses[address] = dict(error=exc.message)
-    healthy, problems = health(statuses, members)
+            cluster['statuses'][address] = dict(error=exc.message)
+    healthy, problems = health(cluster['statuses'], members)
     if params['expected_members'] is not None and len(members) != params['expected_members']:
         healthy = False
         problems.append('etcd has %d members, %d expected' % (len(members), params['expected_members']))
-    return dict(members=members, statuses=statuses, healthy=healthy, problems=problems)
+    return dict(cluster, healthy=healthy, hopeless=False, problems=problems)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            control_planes=dict(type='list', elements='str', default=[]),
-            expected_members=dict(type='int'),
-            fail_unhealthy=dict(type='bool', default=False),
-            wait_timeout=dict(type='int', default=0),
-            **CONNECTION_ARGS
-        ),
-        supports_check_mode=True,
-    )
+def etcd_info(module):
     params = module.params
+    if not params['nodes']:
+        raise ModuleError('bad_input', 'nodes is empty: give the Talos API addresses of the control planes')
     duration = 0.0
-    try:
-        if params['wait_timeout'] > 0:
+    with Connection(params, retry=NO_RETRY if params['wait'] else None) as connection:
+        if params['wait']:
             def probe():
                 try:
-                    seen = read_cluster(params, retry=NO_RETRY)
+                    seen = read_cluster(params, connection)
                 except TalosApiError as exc:
-                    return False, dict(members=[], statuses={}, healthy=False, problems=[exc.message])
-                return seen['healthy'], seen
+                    # Waiting does not cure a certificate or a talosconfig that the nodes refuse.
+                    hopeless = exc.reason in HOPELESS
+                    return hopeless, dict(bootstrapped=None, members=[], statuses={}, healthy=False, hopeless=hopeless,
+                                          problems=[exc.message])
+                return seen['healthy'] or seen['hopeless'], seen
             try:
                 cluster, duration = wait_for('etcd healthy', probe, params['wait_timeout'], first=0.5)
             except WaitTimeout as exc:
                 cluster, duration = exc.last, exc.duration
         else:
-            cluster = read_cluster(params)
-    except TalosApiError as exc:
-        fail(module, exc)
+            cluster = read_cluster(params, connection)
+    cluster.pop('hopeless')
     leaders = {s.get('leader') for s in cluster['statuses'].values() if s.get('leader') not in (None, '0')}
     result = dict(changed=False, leader=leaders.pop() if len(leaders) == 1 else '', duration=round(duration, 2), **cluster)
     if params['fail_unhealthy'] and not cluster['healthy']:
-        module.fail_json(msg='etcd is not healthy: %s.' % '; '.join(cluster['problems']), **result)
-    module.exit_json(**result)
+        raise ModuleError('unhealthy', 'etcd is not healthy: %s' % '; '.join(cluster['problems']), call='EtcdStatus',
+                          result=result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            nodes=dict(type='list', elements='str', required=True),
+            expected_members=dict(type='int'),
+            fail_unhealthy=dict(type='bool', default=False),
+            **dict(CONNECTION_ARGS, **WAIT_ARGS)
+        ),
+        supports_check_mode=True,
+    )
+    requires(module, *TALOS_API)
+    run(module, etcd_info)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ description:
     since the node would reject the config with "unknown keys found during decoding".
   - Writes the config to O(dest) as 0600. The result never holds the config in clear unless the task runs
     with C(no_log) and asks for it with O(return_content); the diff shows it with secrets redacted.
-  - O(state=applied) also applies the config to the node at O(node) over the Talos API. A node in maintenance
+  - O(state=applied) also applies the config to the node O(node) over the Talos API. A node in maintenance
     mode takes it over the unauthenticated connection Talos offers then, a configured node with the client
     certificate of O(talosconfig).
   - Talos' own dry run decides whether anything changes, and C(No changes.) means no change. Check mode stops
@@ -29,6 +29,15 @@ description:
   - With O(wait=true) the module returns once the node answers over mutual TLS and runs exactly this config.
 author:
   - hybridops.talos maintainers (@hybridops)
+requirements:
+  - cryptography
+  - jsonschema
+  - PyYAML
+  - grpclib and protobuf, for O(state=applied)
+extends_documentation_fragment:
+  - hybridops.talos.talos_api
+  - hybridops.talos.talos_api.wait
+  - hybridops.talos.talos_api.action_group
 options:
   state:
     description:
@@ -65,8 +74,10 @@ options:
     description: Name of the cluster (a DNS label).
     type: str
     required: true
-  endpoint:
-    description: The Kubernetes API endpoint of the cluster, an C(https://) URL.
+  cluster_endpoint:
+    description:
+      - The Kubernetes API endpoint of the cluster, an C(https://) URL (C(cluster.controlPlane.endpoint) of the
+        config), for example a DNS name or a VIP in front of the control planes.
     type: str
     required: true
   talos_version:
@@ -144,21 +155,17 @@ options:
     default: cluster.local
   node:
     description:
-      - Talos API address of the node, V(host) or V(host:port) (port 50000). Required with O(state=applied).
-      - Reached directly, since maintenance mode answers only on the node itself.
+      - The Talos API address of the node to apply the config to, V(host) or V(host:port) (port 50000 by default).
+        Required with O(state=applied).
+      - Reached directly, or through O(endpoints) when they are given; a node in maintenance mode is always reached
+        directly, since maintenance mode answers only on the node itself.
     type: str
   talosconfig:
     description:
       - talosconfig with the OS CA and an C(os:admin) client certificate, for O(state=applied).
-      - Defaults to E(TALOSCONFIG), then C(~/.talos/config).
+      - Defaults to E(TALOSCONFIG), then E(TALOS_HOME)C(/config), then C(~/.talos/config), as C(talosctl) looks for it.
+      - Only the credentials are read from it; the context's C(endpoints) and C(nodes) are not used.
     type: path
-  context:
-    description: Context of O(talosconfig); its current one when omitted.
-    type: str
-  timeout:
-    description: Seconds one Talos API call may take.
-    type: float
-    default: 30
   apply_mode:
     description:
       - How the node takes a changed config. V(auto) lets Talos reboot only when the change needs it;
@@ -171,7 +178,7 @@ options:
     default: auto
   try_timeout:
     description: Seconds after which a V(try) apply is reverted.
-    type: int
+    type: float
     default: 60
   allow_maintenance:
     description:
@@ -180,13 +187,11 @@ options:
     type: bool
     default: true
   wait:
-    description: Wait until the node runs the new config (not for V(staged)).
+    description:
+      - With O(state=applied), wait until the node answers over mutual TLS and runs exactly this config (not
+        for V(staged)), polling with waits that double from half a second up to 5 seconds.
     type: bool
     default: true
-  wait_timeout:
-    description: Seconds to wait for the node; the module then fails with the last state it saw.
-    type: int
-    default: 600
   cluster_patches:
     description:
       - Patches for every node, applied first. Each is a mapping (strategic merge), a list of RFC 6902
@@ -224,6 +229,14 @@ attributes:
   action:
     support: full
     description: An action plugin fills O(schema_dir) and resolves C(@file) patch paths on the controller.
+  action_group:
+    description:
+      - Use C(group/hybridops.talos.talos) in O(ignore:module_defaults) to set the Talos API options
+        (O(talosconfig), O(context), O(endpoints), O(timeout)) once for every module that reaches the Talos API.
+      - The options only matter with O(state=applied).
+    support: full
+    membership:
+      - hybridops.talos.talos
 seealso:
   - module: hybridops.talos.talos_secrets
   - module: hybridops.talos.talos_talosconfig
@@ -232,11 +245,11 @@ seealso:
 EXAMPLES = r"""
 - name: Render the config of a Hetzner control plane
   hybridops.talos.talos_machineconfig:
-    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
-    dest: "{{ playbook_dir }}/secrets/talos/vps-0.yaml"
+    secrets: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
+    dest: ~/.local/share/hybridops-talos/hybrid/vps-0.yaml
     role: controlplane
     cluster_name: hybrid
-    endpoint: https://k8s.example.net:6443
+    cluster_endpoint: https://k8s.example.net:6443
     talos_version: v1.9.6
     kubernetes_version: 1.32.3
     hostname: vps-0
@@ -249,11 +262,11 @@ EXAMPLES = r"""
 
 - name: Render a home worker for the v1.13 contract, with patches at three levels
   hybridops.talos.talos_machineconfig:
-    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
-    dest: "{{ playbook_dir }}/secrets/talos/home-w-0.yaml"
+    secrets: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
+    dest: ~/.local/share/hybridops-talos/hybrid/home-w-0.yaml
     role: worker
     cluster_name: hybrid
-    endpoint: https://k8s.example.net:6443
+    cluster_endpoint: https://k8s.example.net:6443
     talos_version: v1.13.2
     kubernetes_version: 1.35.0
     hostname: home-w-0
@@ -276,11 +289,11 @@ EXAMPLES = r"""
 
 - name: Render a v1.9 worker and taint it with an RFC 6902 patch
   hybridops.talos.talos_machineconfig:
-    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
-    dest: "{{ playbook_dir }}/secrets/talos/vps-w-0.yaml"
+    secrets: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
+    dest: ~/.local/share/hybridops-talos/hybrid/vps-w-0.yaml
     role: worker
     cluster_name: hybrid
-    endpoint: https://k8s.example.net:6443
+    cluster_endpoint: https://k8s.example.net:6443
     talos_version: v1.9.6
     kubernetes_version: 1.32.3
     hostname: vps-w-0
@@ -292,10 +305,10 @@ EXAMPLES = r"""
 
 - name: Render in memory only and keep the clear config in a variable for a later step
   hybridops.talos.talos_machineconfig:
-    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    secrets: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
     role: worker
     cluster_name: hybrid
-    endpoint: https://k8s.example.net:6443
+    cluster_endpoint: https://k8s.example.net:6443
     talos_version: v1.9.6
     kubernetes_version: 1.32.3
     return_content: true
@@ -367,22 +380,47 @@ failure:
   type: dict
 """
 
+import base64
 import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import ModuleError, run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import check as check_libraries
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import files, redact
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.apply import APPLY_ARGS, apply_config
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import Connection
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.render import render
 
-SPEC_OPTIONS = ('role', 'cluster_name', 'endpoint', 'talos_version', 'contract', 'kubernetes_version', 'hostname',
-                'site', 'region', 'zone', 'node_labels', 'install_disk', 'install_image', 'cert_sans', 'node_ip_subnets',
-                'etcd_advertised_subnets', 'underlay_mtu', 'pod_subnets', 'service_subnets', 'dns_domain',
-                'cluster_patches', 'role_patches', 'node_patches', 'schema_dir')
+# What the config is made of: every one of these options goes to the renderer, and nothing else does.
+RENDER_ARGS = dict(
+    role=dict(type='str', required=True, choices=['controlplane', 'worker']),
+    cluster_name=dict(type='str', required=True),
+    cluster_endpoint=dict(type='str', required=True),
+    talos_version=dict(type='str', required=True),
+    contract=dict(type='str'),
+    kubernetes_version=dict(type='str', required=True),
+    hostname=dict(type='str'),
+    site=dict(type='str'),
+    region=dict(type='str'),
+    zone=dict(type='str'),
+    node_labels=dict(type='dict', default={}),
+    install_disk=dict(type='str', default='/dev/sda'),
+    install_image=dict(type='str'),
+    cert_sans=dict(type='list', elements='str', default=[]),
+    node_ip_subnets=dict(type='list', elements='str', default=[]),
+    etcd_advertised_subnets=dict(type='list', elements='str', default=[]),
+    underlay_mtu=dict(type='int', default=1500),
+    pod_subnets=dict(type='list', elements='str', default=['10.244.0.0/16']),
+    service_subnets=dict(type='list', elements='str', default=['10.96.0.0/12']),
+    dns_domain=dict(type='str', default='cluster.local'),
+    cluster_patches=dict(type='list', elements='raw', default=[]),
+    role_patches=dict(type='list', elements='raw', default=[]),
+    node_patches=dict(type='list', elements='raw', default=[]),
+    schema_dir=dict(type='path'),
+)
 
 
 def argument_spec():
@@ -393,44 +431,23 @@ def argument_spec():
         secrets_age_identity=dict(type='path', no_log=False),
         dest=dict(type='path'),
         return_content=dict(type='bool', default=False),
-        role=dict(type='str', required=True, choices=['controlplane', 'worker']),
-        cluster_name=dict(type='str', required=True),
-        endpoint=dict(type='str', required=True),
-        talos_version=dict(type='str', required=True),
-        contract=dict(type='str'),
-        kubernetes_version=dict(type='str', required=True),
-        hostname=dict(type='str'),
-        site=dict(type='str'),
-        region=dict(type='str'),
-        zone=dict(type='str'),
-        node_labels=dict(type='dict', default={}),
-        install_disk=dict(type='str', default='/dev/sda'),
-        install_image=dict(type='str'),
-        cert_sans=dict(type='list', elements='str', default=[]),
-        node_ip_subnets=dict(type='list', elements='str', default=[]),
-        etcd_advertised_subnets=dict(type='list', elements='str', default=[]),
-        underlay_mtu=dict(type='int', default=1500),
-        pod_subnets=dict(type='list', elements='str', default=['10.244.0.0/16']),
-        service_subnets=dict(type='list', elements='str', default=['10.96.0.0/12']),
-        dns_domain=dict(type='str', default='cluster.local'),
-        cluster_patches=dict(type='list', elements='raw', default=[]),
-        role_patches=dict(type='list', elements='raw', default=[]),
-        node_patches=dict(type='list', elements='raw', default=[]),
-        schema_dir=dict(type='path'),
+        **RENDER_ARGS
     )
 
 
-def run(module):
+def machineconfig(module):
     params = module.params
+    check_libraries('cryptography', 'jsonschema', 'PyYAML', *(('grpclib', 'protobuf') if params['state'] == 'applied' else ()))
     if params['return_content'] and not module.no_log:
-        raise TalosConfigError('return_content needs no_log: true on the task, so that the config never shows in clear.',
-                               code='bad_input', option='return_content')
-    data = files.read_file(params['secrets'], 'secrets bundle', private=True, age_identity=params['secrets_age_identity'])
+        raise ModuleError('bad_input', 'return_content needs no_log: true on the task, so that the config never shows in clear',
+                          option='return_content')
+    data = files.read_file(params['secrets'], 'secrets bundle', private=True, age_identity=params['secrets_age_identity'],
+                           secrets_folder=True)
     bundle = talos_secrets.parse_bundle(data, params['secrets'])
     secret_values = talos_secrets.secret_values(bundle)
     if not params['return_content']:
         redact.register_secrets(module, secret_values)
-    rendered = render({name: params[name] for name in SPEC_OPTIONS}, bundle)
+    rendered = render({name: params[name] for name in RENDER_ARGS}, bundle)
     text = rendered.text
     result = {'changed': False, 'contract': rendered.contract, 'documents': rendered.kinds,
               'kubespan_mtu': rendered.kubespan_mtu, 'sha256': hashlib.sha256(text.encode('utf-8')).hexdigest(),
@@ -439,9 +456,9 @@ def run(module):
         result['content'] = text
     dest = params['dest']
     if params['state'] == 'applied':
-        if not params['node']:
-            raise TalosConfigError('state=applied needs node, the Talos API address of the node.', code='bad_input', option='node')
-        applied = apply_config(module, text.encode('utf-8'), secret_values)
+        with Connection(params) as connection:
+            check_same_os_ca(connection, bundle, params)
+            applied = apply_config(module, connection, text.encode('utf-8'), secret_values)
         if dest:
             write_rendered(module, dest, text, secret_values, result)
         file_changed = result['changed']
@@ -451,6 +468,15 @@ def run(module):
     if not dest:
         return result
     return write_rendered(module, dest, text, secret_values, result)
+
+
+def check_same_os_ca(connection, bundle, params):
+    """Refuse a talosconfig of another cluster before anything is sent: its CA must be the bundle's OS CA."""
+    bundle_ca = base64.b64decode(bundle['certs']['os']['crt']).strip()
+    if connection.credentials.ca.strip() != bundle_ca:
+        raise ModuleError('wrong_ca', 'the talosconfig %s trusts another OS CA than the secrets bundle %s, so it belongs to '
+                          'another cluster; use the talosconfig made from this bundle'
+                          % (connection.credentials.source, params['secrets']), node=params['node'], call='ApplyConfiguration')
 
 
 def write_rendered(module, dest, text, secret_values, result):
@@ -471,14 +497,9 @@ def write_rendered(module, dest, text, secret_values, result):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module)
-    except TalosConfigError as exc:
-        module.fail_json(msg=str(exc), failure=exc.failure)
-    except TalosApiError as exc:
-        module.fail_json(msg=exc.message, failure=exc.failure)
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=argument_spec(), required_if=[('state', 'applied', ['node'])],
+                           supports_check_mode=True)
+    run(module, machineconfig)
 
 
 if __name__ == '__main__':

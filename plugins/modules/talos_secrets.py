@@ -15,11 +15,8 @@ description:
   - When O(path) is missing, the bundle is generated (an Ed25519 OS CA, ECDSA P-256 etcd, Kubernetes and
     aggregator CAs valid for ten years, an RSA-4096 service-account key for config contracts from v1.7 on,
     tokens in Talos' formats), or adopted from an existing bundle file (O(adopt_from)), rebuilt from an
-    existing control-plane machine config (O(adopt_from_machineconfig)), or rebuilt from the config a running
-    control plane holds, read over the Talos API (O(adopt_from_cluster)).
-  - Rebuilding from the cluster restores a local copy of the secrets the cluster already runs with; that changes
-    nothing in the cluster, so the module reports RV(ignore:changed=false) with RV(source=cluster). A job that starts
-    with only a talosconfig (an AWX job in a fresh folder) so converges with C(changed=0).
+    existing control-plane machine config (O(adopt_from_machineconfig)) or from the config a running control
+    plane runs, read over the Talos API (O(adopt_from_cluster)).
   - An existing bundle is never regenerated or overwritten. It is checked (fields, token formats, every CA
     certificate against its key, file mode 0600); when an adoption source is given and holds different
     secrets, the module fails instead of replacing anything.
@@ -27,11 +24,20 @@ description:
   - No secret value appears in the result, a diff, a warning or an error.
 author:
   - hybridops.talos maintainers (@hybridops)
+extends_documentation_fragment:
+  - hybridops.talos.talos_api
+  - hybridops.talos.talos_api.action_group
+requirements:
+  - cryptography
+  - PyYAML
+  - the C(age) binary, for O(age_recipients) and encrypted bundles
 options:
   path:
     description:
-      - Where the secrets bundle lives. Its folder is created 0700 when missing and must not be readable by
-        others when it exists.
+      - Where the secrets bundle lives, for example C(~/.local/share/hybridops-talos/<cluster>/secrets.yaml) (where the
+        M(hybridops.talos.talos_cluster) role keeps it). Keep it outside the playbook folder and any repository.
+      - Its folder is created 0700 when missing; an existing folder that others can read or enter is refused, when
+        the bundle is read as well as when it is written.
     type: path
     required: true
   state:
@@ -58,29 +64,18 @@ options:
     type: path
   adopt_from_cluster:
     description:
-      - Rebuild the bundle from the machine config the control plane at O(endpoint) runs, read over the Talos API
-        with the C(os:admin) certificate of O(talosconfig), as C(talosctl gen secrets --from-controlplane-config)
-        does from a file. When O(path) exists, it must hold exactly those secrets, or the module fails.
+      - Rebuild the bundle from the machine config the control plane O(node) runs, read over the Talos API with the
+        C(os:admin) certificate of O(talosconfig), as C(talosctl gen secrets --from-controlplane-config) does from a
+        file. When O(path) exists, it must hold exactly those secrets, or the module fails.
       - Never generates a new bundle. A cluster that cannot be read is a failure, not a reason to make new CAs.
+      - Reading the bundle back changes nothing in the cluster, so it reports RV(ignore:changed=false).
     type: bool
     default: false
-  endpoint:
+  node:
     description:
-      - The Talos API address of a control plane, V(host) or V(host:port), for O(adopt_from_cluster). A worker is
-        refused (its config holds no CA keys).
+      - The Talos API address of a control plane, V(host) or V(host:port), for O(adopt_from_cluster); reached
+        directly, or through O(endpoints) when they are given. A worker is refused (its config holds no CA keys).
     type: str
-  talosconfig:
-    description:
-      - The talosconfig with an C(os:admin) client certificate, for O(adopt_from_cluster). Defaults to E(TALOSCONFIG),
-        then C(~/.talos/config).
-    type: path
-  context:
-    description: Context of O(talosconfig); its current one when omitted.
-    type: str
-  timeout:
-    description: Seconds one Talos API call may take.
-    type: float
-    default: 30
   age_recipients:
     description:
       - age recipients (public keys) to encrypt the bundle for at rest. Needs the C(age) binary.
@@ -111,24 +106,24 @@ seealso:
 EXAMPLES = r"""
 - name: Create the cluster secrets once (never overwritten afterwards)
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
+    path: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
     contract: v1.9
 
 - name: Adopt the existing two-controller cluster from one of its control-plane configs
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/adopted/secrets.yaml"
+    path: ~/.local/share/hybridops-talos/adopted/secrets.yaml
     adopt_from_machineconfig: "{{ playbook_dir }}/adopt/vps-0-controlplane.yaml"
 
-- name: Restore the bundle from the running cluster (a job that has only the admin talosconfig)
+- name: Read the bundle back from the running cluster (a job that has only the admin talosconfig)
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/restored/secrets.yaml"
+    path: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
     adopt_from_cluster: true
-    endpoint: 203.0.113.10
+    node: 203.0.113.10
     talosconfig: "{{ lookup('ansible.builtin.env', 'TALOSCONFIG') }}"
 
 - name: Adopt a bundle made by talosctl gen secrets, stored encrypted with age
   hybridops.talos.talos_secrets:
-    path: "{{ playbook_dir }}/secrets/encrypted/secrets.yaml.age"
+    path: ~/.local/share/hybridops-talos/encrypted/secrets.yaml.age
     adopt_from: "{{ playbook_dir }}/adopt/secrets.yaml"
     age_recipients:
       - "{{ talos_age_recipient }}"  # for example age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
@@ -143,8 +138,7 @@ path:
   sample: /srv/ops/secrets/talos/secrets.yaml
 source:
   description:
-    - Where the bundle came from in this run (V(generated), V(bundle), V(machineconfig) or V(cluster)); V(existing)
-      when it was already there.
+    - Where the bundle came from in this run; V(existing) when it was already there.
   returned: success
   type: str
   sample: generated
@@ -165,7 +159,7 @@ cas:
   sample:
     os: {fingerprint: "sha256:3b0c...", subject: "O=talos", not_after: "2035-11-24T20:00:00Z", key_type: Ed25519}
 failure:
-  description: The structured cause of a failure (code, message, details).
+  description: The structured cause of a failure (C(reason), C(node), C(call), C(status), C(message), details).
   returned: failed
   type: dict
 """
@@ -174,12 +168,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import requires
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import files, redact
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.contracts import parse_version
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, Connection
 
 
 def redacted_layout(bundle):
@@ -201,22 +196,19 @@ def build(module):
 
 
 def from_cluster(params):
-    """The bundle in the config the control plane at ``endpoint`` runs (COSI MachineConfig, os:admin only)."""
-    if not params['endpoint']:
-        raise TalosConfigError('adopt_from_cluster needs endpoint, the Talos API address of a control plane.',
-                               code='bad_input', option='endpoint')
-    client = TalosClient.from_talosconfig(params['endpoint'], params['talosconfig'], params['context'],
-                                          timeout=params['timeout'])
-    data = client.running_config()
-    return talos_secrets.bundle_from_machineconfig(data, 'running on %s' % params['endpoint'])
+    """The bundle in the config the control plane ``node`` runs (COSI MachineConfig, os:admin only)."""
+    with Connection(params) as connection:
+        data = connection.client(params['node']).running_config()
+    return talos_secrets.bundle_from_machineconfig(data, 'the config running on %s' % params['node'])
 
 
-def run(module):
+def ensure_bundle(module):
     params = module.params
     path = params['path']
     result = {'changed': False, 'path': path}
     adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'] or params['adopt_from_cluster'])
     if os.path.exists(path):
+        files.check_secrets_folder(path, 'secrets bundle')
         files.check_private_file(path, 'secrets bundle')
         with open(path, 'rb') as handle:
             raw = handle.read()
@@ -224,7 +216,7 @@ def run(module):
         if encrypted and not params['age_identity']:
             if adopting:
                 raise TalosConfigError('secrets bundle %s is age-encrypted: give age_identity to compare it with the '
-                                       'adoption source.' % path, code='age_identity_missing')
+                                       'adoption source.' % path, reason='age_identity_missing')
             module.warn('secrets bundle %s is age-encrypted and no age_identity was given: it was kept without being checked.' % path)
             result.update(source='existing', encrypted=True, verified=False)
             return result
@@ -237,7 +229,7 @@ def run(module):
             if not talos_secrets.bundles_equal(bundle, wanted):
                 raise TalosConfigError('secrets bundle %s already exists and holds other secrets than the adoption source: '
                                        'it is never overwritten; move it away yourself if the cluster really changed.' % path,
-                                       code='bundle_differs')
+                                       reason='bundle_differs')
         result.update(source='existing', encrypted=encrypted, verified=True, cas=talos_secrets.ca_summary(bundle))
         return result
 
@@ -249,7 +241,7 @@ def run(module):
         if encrypted:
             data = files.age_encrypt(data, params['age_recipients'], 'secrets bundle %s' % path)
         files.write_private_file(path, data, 'secrets bundle', strict_dir=True)
-    # A copy of what the cluster runs with changes nothing in the cluster (see the description).
+    # A copy of what the cluster already runs with changes nothing in the cluster (see adopt_from_cluster).
     result.update(changed=source != 'cluster', source=source, encrypted=encrypted, verified=True,
                   cas=talos_secrets.ca_summary(bundle))
     if module._diff and source != 'cluster':
@@ -266,24 +258,18 @@ def main():
             contract=dict(type='str', default='v1.9'),
             adopt_from=dict(type='path'),
             adopt_from_machineconfig=dict(type='path'),
-            adopt_from_cluster=dict(type='bool', default=False),
-            endpoint=dict(type='str'),
-            talosconfig=dict(type='path', no_log=False),
-            context=dict(type='str'),
-            timeout=dict(type='float', default=30),
             age_recipients=dict(type='list', elements='str', default=[]),
             age_identity=dict(type='path', no_log=False),
+            adopt_from_cluster=dict(type='bool', default=False),
+            node=dict(type='str'),
+            **CONNECTION_ARGS
         ),
         mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig', 'adopt_from_cluster')],
+        required_if=[('adopt_from_cluster', True, ('node',))],
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except TalosConfigError as exc:
-        module.fail_json(msg=str(exc), failure=exc.failure, path=module.params['path'])
-    except TalosApiError as exc:
-        module.fail_json(msg=exc.message, failure=exc.failure, path=module.params['path'])
-    module.exit_json(**result)
+    requires(module, 'cryptography', 'PyYAML')
+    run(module, ensure_bundle)
 
 
 if __name__ == '__main__':

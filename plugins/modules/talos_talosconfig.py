@@ -19,9 +19,14 @@ description:
   - The file is written 0600 in a 0700 folder. No key appears in the result or diff.
 author:
   - hybridops.talos maintainers (@hybridops)
+requirements:
+  - cryptography
+  - PyYAML
 options:
   secrets:
-    description: The Talos secrets bundle (see M(hybridops.talos.talos_secrets)). Must be mode 0600.
+    description:
+      - The Talos secrets bundle (see M(hybridops.talos.talos_secrets)). Must be mode 0600, in a folder nobody else
+        can read or enter (0700).
     type: path
     required: true
   secrets_age_identity:
@@ -32,7 +37,7 @@ options:
     type: path
     required: true
   context:
-    description: Name of the talosconfig context; it becomes the current context.
+    description: Name of the talosconfig context to write; it becomes the current context.
     type: str
     default: talos
   role:
@@ -41,12 +46,15 @@ options:
     choices: [os:admin, os:operator, os:reader, os:etcd:backup]
     default: os:admin
   endpoints:
-    description: Talos API endpoints (host or host:port, no scheme).
+    description:
+      - The C(endpoints) of the context (host or host:port, no scheme), which C(talosctl) connects to.
+      - The modules of this collection read only the credentials of a talosconfig; they take their endpoints from
+        their own O(hybridops.talos.talos_bootstrap#module:endpoints) option.
     type: list
     elements: str
     required: true
   nodes:
-    description: Default target nodes of the context.
+    description: The C(nodes) of the context, the default targets of C(talosctl).
     type: list
     elements: str
     default: []
@@ -68,6 +76,9 @@ attributes:
   idempotent:
     support: full
     description: A context that still fits is kept, so a second run reports RV(ignore:changed=false).
+  action_group:
+    support: none
+    description: It does not reach the Talos API, so it is in no action group.
 seealso:
   - module: hybridops.talos.talos_secrets
 """
@@ -75,15 +86,15 @@ seealso:
 EXAMPLES = r"""
 - name: An admin talosconfig for the operator
   hybridops.talos.talos_talosconfig:
-    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
-    dest: "{{ playbook_dir }}/secrets/talos/talosconfig"
+    secrets: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
+    dest: ~/.local/share/hybridops-talos/hybrid/talosconfig
     context: hybrid
     endpoints: [203.0.113.10, 203.0.113.11]
 
 - name: A least-privilege talosconfig for etcd backups, valid for 30 days
   hybridops.talos.talos_talosconfig:
-    secrets: "{{ playbook_dir }}/secrets/talos/secrets.yaml"
-    dest: "{{ playbook_dir }}/secrets/talos/talosconfig-backup"
+    secrets: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
+    dest: ~/.local/share/hybridops-talos/hybrid/talosconfig-backup
     context: hybrid-backup
     role: os:etcd:backup
     endpoints: [203.0.113.10]
@@ -122,7 +133,7 @@ reasons:
   type: list
   elements: str
 failure:
-  description: The structured cause of a failure.
+  description: The structured cause of a failure (C(reason), C(node), C(call), C(status), C(message), details).
   returned: failed
   type: dict
 """
@@ -131,23 +142,26 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
+from ansible_collections.hybridops.talos.plugins.module_utils._requires import requires
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import files, redact
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import talosconfig as tc
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
 
 
-def run(module):
+def write_talosconfig(module):
     params = module.params
     dest = params['dest']
     if params['validity_hours'] <= 0 or params['renew_before_hours'] < 0 or params['renew_before_hours'] >= params['validity_hours']:
         raise TalosConfigError('validity_hours must be positive and more than renew_before_hours (%d and %d given).'
-                               % (params['validity_hours'], params['renew_before_hours']), code='bad_input')
+                               % (params['validity_hours'], params['renew_before_hours']), reason='bad_input')
     endpoints = tc.check_endpoints(params['endpoints'], 'endpoints')
     if not endpoints:
-        raise TalosConfigError('endpoints is empty: give at least one Talos API endpoint.', code='bad_input', option='endpoints')
+        raise TalosConfigError('endpoints is empty: give at least one Talos API endpoint.', reason='bad_input', option='endpoints')
     nodes = tc.check_endpoints(params['nodes'], 'nodes')
-    data = files.read_file(params['secrets'], 'secrets bundle', private=True, age_identity=params['secrets_age_identity'])
+    data = files.read_file(params['secrets'], 'secrets bundle', private=True, age_identity=params['secrets_age_identity'],
+                           secrets_folder=True)
     bundle = talos_secrets.parse_bundle(data, params['secrets'])
     secret_values = talos_secrets.secret_values(bundle)
     redact.register_secrets(module, secret_values)
@@ -201,11 +215,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except TalosConfigError as exc:
-        module.fail_json(msg=str(exc), failure=exc.failure, dest=module.params['dest'])
-    module.exit_json(**result)
+    requires(module, 'cryptography', 'PyYAML')
+    run(module, write_talosconfig)
 
 
 if __name__ == '__main__':

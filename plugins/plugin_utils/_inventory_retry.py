@@ -8,9 +8,10 @@ No Ansible imports: the plugin turns these errors into AnsibleError, the unit te
 
 from __future__ import annotations
 
-import random
 import threading
 import time
+
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import Backoff
 
 
 class InventorySourceError(Exception):
@@ -41,15 +42,14 @@ class RetryBudget:
         self.retries = retries
         self.backoff = backoff
         self.max_delay = max_delay
+        self._delays = Backoff(min(backoff, max_delay), max_delay)  # a first wait above the cap is the cap
         self.spent = 0
         self._sleep = sleep
         self._lock = threading.Lock()
 
     def delay(self, attempt):
-        """Seconds to wait before retry ``attempt`` (0-based) of one request: capped, jittered backoff."""
-        ceiling = min(self.max_delay, self.backoff * (2 ** attempt))
-        # Jitter in the upper half keeps the backoff meaningful while spreading the pool's workers.
-        return random.uniform(ceiling / 2.0, ceiling)
+        """Seconds to wait before retry ``attempt`` (0-based) of one request: the collection's one capped, jittered backoff."""
+        return self._delays.delay(attempt)
 
     def call(self, function, describe):
         """Run ``function()``; on RetryableError retry while the budget lasts.

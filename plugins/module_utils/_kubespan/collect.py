@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading every node's KubeSpan view at once: one thread and one Talos client per node.
 
-The client runs an event loop of its own for each call (``asyncio.run``), so threads are the simple
-way to ask all nodes in parallel: a 20-node mesh costs about one round trip, not twenty.
+Each client runs calls on an event loop of its own, so threads are the simple way to ask all nodes
+in parallel: a 20-node mesh costs about one round trip, not twenty. A client is used by one thread
+at a time (one node per task), and kept for the whole module run, so later readings reuse its connection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.hybridops.talos.plugins.module_utils._errors import ModuleError
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 
 from .resources import MEMBERS, PEER_STATUSES, member, peer_status
@@ -43,8 +45,9 @@ def observe_node(node, make_client, clock=utc_now):
         observation.update(reachable=False, error=exc.message, failure=exc.failure, observed_at=clock())
         return observation
     except (DecodeError, ValueError) as exc:
-        observation.update(reachable=False, error='node %s sent a KubeSpan resource that does not decode: %s' % (node['address'], exc),
-                           failure=dict(reason='bad_reply', node=node['address'], message=str(exc)), observed_at=clock())
+        error = ModuleError('bad_reply', 'it sent a KubeSpan resource that does not decode: %s' % exc, node=node['address'],
+                            call='List')
+        observation.update(reachable=False, error=error.message, failure=error.failure, observed_at=clock())
         return observation
     # The time the answer arrived: every age on this node's statuses is measured from it.
     observation.update(reachable=True, error=None, failure=None, peers=peers, members=members, observed_at=clock())

@@ -12,29 +12,25 @@ from __future__ import annotations
 
 import datetime
 
-from ansible.module_utils.basic import env_fallback
-
 from .api.errors import TalosApiError
-from .api.retry import NO_RETRY
-from .node import client_for, insecure_client
+from .node import CONNECTION_ARGS, WAIT_ARGS
 from .redact import redact
-from .._wait import WaitTimeout, wait_for
+from .._retry import NO_RETRY, WaitTimeout, wait_for
 
 APPLY_MODES = ('auto', 'no_reboot', 'reboot', 'staged', 'try', 'staged_if_needing_reboot')
 
+# The Talos API options of talos_machineconfig state=applied; ``node`` is required for that state only.
 APPLY_ARGS = dict(
+    CONNECTION_ARGS,
     node=dict(type='str'),
-    talosconfig=dict(type='path', fallback=(env_fallback, ['TALOSCONFIG'])),
-    context=dict(type='str'),
-    timeout=dict(type='float', default=30.0),
     apply_mode=dict(type='str', choices=list(APPLY_MODES), default='auto'),
-    try_timeout=dict(type='int', default=60),
+    try_timeout=dict(type='float', default=60.0),
     allow_maintenance=dict(type='bool', default=True),
-    wait=dict(type='bool', default=True),
-    wait_timeout=dict(type='int', default=600),
+    **WAIT_ARGS
 )
 
-# Failures of the authenticated client that mean "this node does not know our CA yet".
+# Failures of the authenticated client that may mean "this node is in maintenance mode": the node is then
+# asked again over the unauthenticated connection, which only a node in maintenance mode accepts.
 MAINTENANCE_HINTS = ('wrong_ca', 'server_cert_invalid', 'hostname_mismatch', 'client_cert_rejected', 'tls_error',
                      'maintenance_mode')
 NO_CHANGES = 'No changes.'
@@ -66,38 +62,44 @@ def effective_mode(requested, dry_run):
     return requested
 
 
-def _probe_configured(params, data):
+def _probe_configured(connection, node, data):
     """A wait probe: the node answers over mutual TLS and runs exactly ``data``."""
     def probe():
         try:
-            seen = _dry_run(client_for(params, endpoint=params['node'], node=params['node'], retry=NO_RETRY), data)
+            seen = _dry_run(connection.client(node, retry=NO_RETRY), data)
         except TalosApiError as exc:
             return False, exc.reason
         return seen.unchanged, 'running a different config' if not seen.unchanged else 'running this config'
     return probe
 
 
-def apply_config(module, data, secret_values):
+def _maintenance_dry_run(connection, node, data, first):
+    """The dry run over the unauthenticated connection; ``first`` is raised when the node is not in maintenance mode."""
+    try:
+        return _dry_run(connection.insecure(node), data)
+    except TalosApiError:
+        raise first from None  # the node is not in maintenance mode: the first failure is the one that matters
+
+
+def apply_config(module, connection, data, secret_values):
     """Apply ``data`` (bytes) to ``module.params['node']``; return the result keys for the module."""
     params = module.params
-    result = dict(node=params['node'], changed=False)
-    configured = client_for(params, endpoint=params['node'], node=params['node'])
+    node = params['node']
+    result = dict(node=node, changed=False)
     try:
-        dry_run = _dry_run(configured, data)
+        dry_run = _dry_run(connection.client(node), data)
         maintenance = False
     except TalosApiError as exc:
-        if exc.reason not in MAINTENANCE_HINTS:
+        # Through endpoints the proxy answers for the node, in its own words: ask the node itself.
+        if exc.reason not in MAINTENANCE_HINTS and not params['endpoints']:
             raise
-        try:
-            dry_run = _dry_run(insecure_client(params['node'], params['timeout']), data)
-        except TalosApiError:
-            raise exc from None  # the node is not in maintenance mode: the first failure is the one that matters
+        dry_run = _maintenance_dry_run(connection, node, data, exc)
         maintenance = True
     result['maintenance'] = maintenance
     if maintenance and not params['allow_maintenance']:
         raise TalosApiError('maintenance_mode', 'the node is in maintenance mode (it has no machine config) but a '
                             'configured node was expected (allow_maintenance=false): was it reset or reinstalled?',
-                            node=params['node'], call='ApplyConfiguration')
+                            node=node, call='ApplyConfiguration')
     if not maintenance and dry_run.unchanged:
         return result
     result['changed'] = True
@@ -105,21 +107,21 @@ def apply_config(module, data, secret_values):
     result.update(mode=mode, needs_reboot=maintenance or dry_run.needs_reboot)
     if module._diff:
         # Talos' own unified diff of the running config against ours, secrets redacted.
-        result['diff'] = dict(prepared='node %s is in maintenance mode: the whole config is new' % params['node']
-                              if maintenance else 'node %s (Talos dry run):\n%s' % (params['node'], redact(dry_run.diff, secret_values)))
+        result['diff'] = dict(prepared='node %s is in maintenance mode: the whole config is new' % node
+                              if maintenance else 'node %s (Talos dry run):\n%s' % (node, redact(dry_run.diff, secret_values)))
     if module.check_mode:
         return result
-    client = insecure_client(params['node'], params['timeout']) if maintenance else configured
+    client = connection.insecure(node) if maintenance else connection.client(node)
     try_timeout = datetime.timedelta(seconds=params['try_timeout']) if mode == 'try' else None
     reply = client.apply_configuration(data, mode=mode, try_mode_timeout=try_timeout)
     result['mode_details'] = redact(reply.mode_details, secret_values)
     result['warnings_from_node'] = list(reply.warnings)
     if params['wait'] and mode != 'staged':
         try:
-            state, duration = wait_for('node %s running the new config' % params['node'],
-                                       _probe_configured(params, data), params['wait_timeout'], first=0.5)
+            state, duration = wait_for('node %s running the new config' % node,
+                                       _probe_configured(connection, node, data), params['wait_timeout'], first=0.5)
         except WaitTimeout as exc:
-            raise TalosApiError('timeout', 'the config was applied but %s' % exc, node=params['node'],
+            raise TalosApiError('timeout', 'the config was applied but %s' % exc, node=node,
                                 call='ApplyConfiguration', duration=round(exc.duration, 2)) from None
         result.update(duration=round(duration, 2), confirmed=state == 'running this config')
     return result

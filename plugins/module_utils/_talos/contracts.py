@@ -26,7 +26,7 @@ def parse_version(value, what='Talos version'):
     """(major, minor, patch) of ``v1.9.6``, ``1.9`` or ``v1.13.0-beta.1``."""
     match = _VERSION_RE.match(str(value or '').strip())
     if not match:
-        raise TalosConfigError('%s %r is not a version like v1.9.6.' % (what, value), code='bad_version')
+        raise TalosConfigError('%s %r is not a version like v1.9.6.' % (what, value), reason='bad_version')
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
@@ -62,18 +62,18 @@ def resolve_contract(contract, talos_version):
     elif node:
         if not accepted_contracts(node):
             raise TalosConfigError('Talos v%d.%d.%d is older than every contract this collection renders (%s).'
-                                   % (node + (known_contracts(),)), code='unknown_contract')
+                                   % (node + (known_contracts(),)), reason='unknown_contract')
         key = accepted_contracts(node)[-1]
     else:
-        raise TalosConfigError('give talos_version (the version the node runs) or contract.', code='bad_version')
+        raise TalosConfigError('give talos_version (the version the node runs) or contract.', reason='bad_version')
     if key not in CONTRACTS:
         advice = '; Talos v%d.%d.%d on %s' % (node + (_accepted_advice(node),)) if node else ''
         raise TalosConfigError('config contract v%d.%d is unknown: this collection renders %s%s.'
-                               % (key + (known_contracts(), advice)), code='unknown_contract')
+                               % (key + (known_contracts(), advice)), reason='unknown_contract')
     if node and key > node[:2]:
         raise TalosConfigError('config contract v%d.%d is newer than Talos v%d.%d.%d on the node, which would reject '
                                'the config with "unknown keys found during decoding"; %s.'
-                               % (key + node + (_accepted_advice(node),)), code='contract_too_new')
+                               % (key + node + (_accepted_advice(node),)), reason='contract_too_new')
     return key
 
 

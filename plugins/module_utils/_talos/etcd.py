@@ -1,11 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: hybridops.talos contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""etcd as Talos shows it: members, per-node status and health, and bootstrapping exactly once."""
+"""etcd as Talos shows it: members, per-node status and health, and bootstrapping exactly once.
+
+Bootstrapping twice starts a second, empty etcd cluster, so whether etcd runs somewhere is decided
+from positive evidence only (see :func:`look` and :func:`bootstrap_decision`): a node that lists
+members runs it; a node in maintenance mode, one whose etcd waits for its bootstrap or join, one
+serving a certificate of another OS CA and a worker do not. Anything else (a TLS failure, a refused
+call, a timeout) proves nothing, and the decision refuses with that node's reason.
+"""
 
 from __future__ import annotations
 
+import collections
+
 from .api.errors import TalosApiError
+from .._errors import ModuleError
 
 # Talos' etcd service sits in this state until Bootstrap (first node) or its join (the others).
 WAITING_STATES = ('Preparing', 'Waiting', 'Initialized', 'Starting')
@@ -14,6 +24,12 @@ CONNECTION_FAILURES = ('permission_denied', 'wrong_ca', 'client_cert_expired', '
                        'client_cert_rejected', 'bad_credentials', 'bad_talosconfig', 'hostname_mismatch',
                        'server_cert_invalid', 'tls_error', 'unreachable', 'missing_library', 'maintenance_mode',
                        'not_control_plane', 'configured_node')
+# Failures that show the node runs no member of our etcd: no config yet, another OS CA, not a control plane.
+NO_ETCD_EVIDENCE = ('maintenance_mode', 'wrong_ca', 'not_control_plane')
+
+# What one control plane showed: ``kind`` is members, waiting (etcd waits for bootstrap or join),
+# no_etcd (NO_ETCD_EVIDENCE), unreachable or unknown; ``error`` the TalosApiError behind the last three.
+Seen = collections.namedtuple('Seen', 'node kind members error')
 
 
 def member_dicts(members_reply):
@@ -50,13 +66,35 @@ def members_or_none(client):
         raise
 
 
+def look(node, client):
+    """What ``node`` shows about etcd, as a :class:`Seen`; never raises for an answer it cannot read."""
+    try:
+        members = members_or_none(client)
+    except TalosApiError as exc:
+        if exc.reason in NO_ETCD_EVIDENCE:
+            return Seen(node, 'no_etcd', [], exc)
+        return Seen(node, 'unreachable' if exc.reason == 'unreachable' else 'unknown', [], exc)
+    if members:
+        return Seen(node, 'members', members, None)
+    return Seen(node, 'waiting', [], None)
+
+
+def started(member):
+    """Whether a member has started: etcd lists a member it added but that never ran without name or client URLs."""
+    return bool(member['hostname']) and bool(member['client_urls'])
+
+
 def health(statuses, members):
     """Whether every member answered without errors and all agree on one leader; with the reasons."""
     problems = []
+    for member in members:
+        if not started(member):
+            problems.append('member %s has not started yet (added, but without %s)'
+                            % (member['hostname'] or member['id'], 'a name' if not member['hostname'] else 'client URLs'))
     answered = {s['member_id'] for s in statuses.values() if s.get('member_id')}
     for member in members:
         if member['id'] not in answered:
-            problems.append('member %s (%s) gave no status' % (member['hostname'], member['id']))
+            problems.append('member %s (%s) gave no status' % (member['hostname'] or '(no name)', member['id']))
     for node, status in sorted(statuses.items()):
         if status.get('error'):
             problems.append('%s: %s' % (node, status['error']))
@@ -68,3 +106,67 @@ def health(statuses, members):
     if any(m['is_learner'] for m in members):
         problems.append('learners not promoted yet: %s' % ', '.join(m['hostname'] for m in members if m['is_learner']))
     return not problems, problems
+
+
+def bootstrapped(seen):
+    """Whether etcd runs on one of the control planes ``seen`` (a list of Seen): True, False or None.
+
+    True when one lists members; False when every one showed it runs none (NO_ETCD_EVIDENCE, or its
+    etcd waits); None when none lists members and some could not be reached. A control plane whose
+    answer proves nothing raises its error: nobody can tell, so the caller must not guess.
+    """
+    if any(s.kind == 'members' for s in seen):
+        return True
+    for entry in seen:
+        if entry.kind == 'unknown':
+            raise entry.error
+    return None if any(s.kind == 'unreachable' for s in seen) else False
+
+
+# What to do about a Bootstrap: ``action`` is bootstrap, done (etcd runs: ``by`` shows where) or refuse
+# (``error`` says why); ``unreachable`` lists the control planes that could not be asked.
+Decision = collections.namedtuple('Decision', 'action by members unreachable error')
+
+
+def _refusal(node, why, cause=None):
+    details = dict(cause=cause.failure) if cause is not None else {}
+    return ModuleError('bootstrap_refused', why, node=node, call='Bootstrap',
+                       sentence='Refusing to bootstrap etcd on %s: %s.' % (node, why), **details)
+
+
+def bootstrap_decision(target, others, target_state, allow_unreachable=False):
+    """Decide whether to bootstrap etcd on ``target`` (a Seen) from the other control planes' Seen.
+
+    ``target_state`` is the state of the target's etcd service. Bootstrap only when nothing lists
+    members, every other control plane showed it runs no etcd (or could not be reached and
+    ``allow_unreachable`` says that is fine) and the target's etcd waits for its bootstrap.
+    """
+    unreachable = [s.node for s in others if s.kind == 'unreachable']
+    for entry in [target] + list(others):
+        if entry.kind == 'members':
+            return Decision('done', entry.node, entry.members, unreachable, None)
+    if target.kind in ('unknown', 'unreachable'):
+        return Decision('refuse', None, [], unreachable, target.error)
+    if target.kind == 'no_etcd':
+        return Decision('refuse', None, [], unreachable,
+                        _refusal(target.node, 'it shows no etcd of this cluster (%s)' % target.error.why, target.error))
+    for entry in others:
+        if entry.kind == 'unknown':
+            return Decision('refuse', None, [], unreachable, _refusal(
+                target.node, 'control plane %s could not show whether it runs etcd (%s), and a second bootstrap would '
+                'start a second, empty cluster; fix that or leave it out of control_planes' % (entry.node, entry.error.why),
+                entry.error))
+    if unreachable and not allow_unreachable:
+        return Decision('refuse', None, [], unreachable, _refusal(
+            target.node, 'the control planes %s could not be asked whether etcd runs already, and a second bootstrap '
+            'would start a second, empty cluster; set allow_unreachable=true only if they are known to be unconfigured'
+            % ', '.join(unreachable)))
+    if target_state not in WAITING_STATES:
+        return Decision('refuse', None, [], unreachable, _refusal(
+            target.node, 'its etcd service is %s, not waiting for bootstrap' % (target_state or 'absent (is it a control plane?)')))
+    return Decision('bootstrap', None, [], unreachable, None)
+
+
+def lost_bootstrap_race(error):
+    """Whether a failed Bootstrap means another run (or an operator) bootstrapped etcd between our look and our call."""
+    return isinstance(error, TalosApiError) and error.status == 'ALREADY_EXISTS'

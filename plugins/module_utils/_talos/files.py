@@ -33,20 +33,36 @@ def check_private_file(path, what):
     mode = mode_of(path)
     if mode & 0o077:
         raise TalosConfigError('%s %s has mode %04o: it holds private keys and must be 0600 (chmod 600 %s).'
-                               % (what, path, mode, path), code='bad_permissions', mode='%04o' % mode)
+                               % (what, path, mode, path), reason='bad_permissions', mode='%04o' % mode)
 
 
-def read_file(path, what, private=True, age_identity=None):
-    """Read a (possibly age-encrypted) file; with ``private`` its mode must be 0600 or stricter."""
+def check_secrets_folder(path, what):
+    """Refuse a secrets file whose folder others can read, enter or write: the folder must be 0700 or stricter."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = mode_of(directory)
+    if mode & 0o077:
+        raise TalosConfigError('the folder %s of %s %s has mode %04o: secrets live in a 0700 folder that nobody else can '
+                               'read or enter (chmod 700 %s).' % (directory, what, path, mode, directory),
+                               reason='bad_permissions', mode='%04o' % mode, path=directory)
+
+
+def read_file(path, what, private=True, age_identity=None, secrets_folder=False):
+    """Read a (possibly age-encrypted) file.
+
+    With ``private`` its mode must be 0600 or stricter; with ``secrets_folder`` (the secrets bundle) also
+    its folder must be 0700 or stricter, as when it is written.
+    """
     if not os.path.exists(path):
-        raise TalosConfigError('%s %s does not exist.' % (what, path), code='missing_file')
+        raise TalosConfigError('%s %s does not exist.' % (what, path), reason='missing_file')
+    if secrets_folder:
+        check_secrets_folder(path, what)
     if private:
         check_private_file(path, what)
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
     except OSError as exc:
-        raise TalosConfigError('cannot read %s %s: %s.' % (what, path, exc.strerror), code='unreadable') from None
+        raise TalosConfigError('cannot read %s %s: %s.' % (what, path, exc.strerror), reason='unreadable') from None
     if is_age(data):
         data = age_decrypt(data, age_identity, '%s %s' % (what, path))
     return data
@@ -55,20 +71,20 @@ def read_file(path, what, private=True, age_identity=None):
 def _age_binary():
     binary = shutil.which('age')
     if not binary:
-        raise TalosConfigError('the age binary is needed for encrypted secrets: install the age package.', code='age_missing')
+        raise TalosConfigError('the age binary is needed for encrypted secrets: install the age package.', reason='age_missing')
     return binary
 
 
 def age_decrypt(data, identity, what):
     if not identity:
-        raise TalosConfigError('%s is age-encrypted: give the age identity file that decrypts it.' % what, code='age_identity_missing')
+        raise TalosConfigError('%s is age-encrypted: give the age identity file that decrypts it.' % what, reason='age_identity_missing')
     if not os.path.exists(identity):
-        raise TalosConfigError('age identity file %s does not exist.' % identity, code='missing_file')
+        raise TalosConfigError('age identity file %s does not exist.' % identity, reason='missing_file')
     proc = subprocess.run([_age_binary(), '--decrypt', '--identity', identity], input=data, capture_output=True, check=False)
     if proc.returncode != 0:
         reason = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise TalosConfigError('cannot decrypt %s with age identity %s: %s.'
-                               % (what, identity, reason[-1] if reason else 'age failed'), code='age_failed')
+                               % (what, identity, reason[-1] if reason else 'age failed'), reason='age_failed')
     return proc.stdout
 
 
@@ -80,7 +96,7 @@ def age_encrypt(data, recipients, what):
     if proc.returncode != 0:
         reason = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise TalosConfigError('cannot encrypt %s for the age recipients: %s.' % (what, reason[-1] if reason else 'age failed'),
-                               code='age_failed')
+                               reason='age_failed')
     return proc.stdout
 
 
@@ -95,11 +111,11 @@ def ensure_private_dir(directory, what, strict):
             pass  # another fork (one task, many hosts) made it meanwhile: check its mode below
         except OSError as exc:
             raise TalosConfigError('cannot create the folder %s for %s: %s.' % (directory, what, exc.strerror),
-                                   code='unwritable') from None
+                                   reason='unwritable') from None
     mode = mode_of(directory)
     if strict and mode & 0o077:
         raise TalosConfigError('the folder %s of %s has mode %04o: secrets live in a 0700 folder (chmod 700 %s).'
-                               % (directory, what, mode, directory), code='bad_permissions', mode='%04o' % mode)
+                               % (directory, what, mode, directory), reason='bad_permissions', mode='%04o' % mode)
 
 
 def write_private_file(path, data, what, strict_dir=False):
@@ -117,4 +133,4 @@ def write_private_file(path, data, what, strict_dir=False):
     except OSError as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise TalosConfigError('cannot write %s %s: %s.' % (what, path, exc.strerror), code='unwritable') from None
+        raise TalosConfigError('cannot write %s %s: %s.' % (what, path, exc.strerror), reason='unwritable') from None

@@ -39,14 +39,14 @@ def parse(text, what):
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
-        raise TalosConfigError('%s is not valid YAML.' % what, code='bad_kubeconfig') from None
+        raise TalosConfigError('%s is not valid YAML.' % what, reason='bad_kubeconfig') from None
     try:
         context_name = data.get('current-context') or data['contexts'][0]['name']
         context = next(c['context'] for c in data['contexts'] if c['name'] == context_name)
         cluster = next(c['cluster'] for c in data['clusters'] if c['name'] == context['cluster'])
         user = next(u['user'] for u in data['users'] if u['name'] == context['user'])
     except (AttributeError, KeyError, IndexError, TypeError, StopIteration):
-        raise TalosConfigError('%s has no complete current context (cluster, user).' % what, code='bad_kubeconfig') from None
+        raise TalosConfigError('%s has no complete current context (cluster, user).' % what, reason='bad_kubeconfig') from None
     return dict(data=data, context=context_name, server=cluster.get('server'),
                 ca=cluster.get('certificate-authority-data'), cert=user.get('client-certificate-data'))
 
@@ -62,8 +62,8 @@ def not_after(cert):
     return cert.not_valid_after_utc if hasattr(cert, 'not_valid_after_utc') else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
 
 
-def still_good(current, fresh, renew_before_days, now=None):
-    """(True, '') when ``current`` does the job of ``fresh``; else (False, the reason)."""
+def still_good(current, fresh, renew_before, now=None):
+    """(True, '') when ``current`` does the job of ``fresh`` for more than ``renew_before`` (a timedelta); else (False, why)."""
     if current['server'] != fresh['server']:
         return False, 'the API server changed from %s to %s' % (current['server'], fresh['server'])
     if current['ca'] != fresh['ca']:
@@ -78,9 +78,9 @@ def still_good(current, fresh, renew_before_days, now=None):
         return False, 'the client certificate on disk was not issued by the cluster CA'
     now = now or datetime.datetime.now(datetime.timezone.utc)
     remaining = not_after(cert) - now
-    if remaining < datetime.timedelta(days=renew_before_days):
-        return False, 'the client certificate on disk expires on %s, within %d days' % (
-            not_after(cert).strftime('%Y-%m-%d'), renew_before_days)
+    if remaining < renew_before:
+        return False, 'the client certificate on disk expires on %s, within %d hours' % (
+            not_after(cert).strftime('%Y-%m-%d %H:%M'), renew_before.total_seconds() // 3600)
     return True, ''
 
 

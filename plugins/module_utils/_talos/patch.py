@@ -69,22 +69,22 @@ def load_patch(value, label, base_dir=None):
                 with open(path, 'rb') as handle:
                     text = handle.read()
             except OSError as exc:
-                raise TalosConfigError('cannot read %s from %s: %s.' % (label, path, exc.strerror), code='patch_unreadable') from None
+                raise TalosConfigError('cannot read %s from %s: %s.' % (label, path, exc.strerror), reason='patch_unreadable') from None
         docs = load_documents(text, label)
     elif isinstance(value, (dict, list)):
         docs = [copy.deepcopy(value)]
     else:
         raise TalosConfigError('%s must be YAML text, @file, a mapping or a list of RFC 6902 operations.' % label,
-                               code='patch_invalid')
+                               reason='patch_invalid')
     if not docs:
-        raise TalosConfigError('%s is empty.' % label, code='patch_invalid')
+        raise TalosConfigError('%s is empty.' % label, reason='patch_invalid')
     if len(docs) == 1 and isinstance(docs[0], list):
         return Patch('json6902', label, operations=_check_operations(docs[0], label))
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):
             raise TalosConfigError('%s document %d is a %s: a strategic merge patch is a mapping, an RFC 6902 '
                                    'patch a list of operations.' % (label, index + 1, type(doc).__name__),
-                                   code='patch_invalid')
+                                   reason='patch_invalid')
     return Patch('strategic', label, documents=docs)
 
 
@@ -92,18 +92,18 @@ def _check_operations(operations, label):
     for index, op in enumerate(operations):
         where = '%s operation %d' % (label, index + 1)
         if not isinstance(op, dict):
-            raise TalosConfigError('%s is not a mapping with op and path.' % where, code='patch_invalid')
+            raise TalosConfigError('%s is not a mapping with op and path.' % where, reason='patch_invalid')
         name = op.get('op')
         if name not in JSON_PATCH_OPS:
             raise TalosConfigError('%s has unknown op %s: use one of %s.' % (where, json.dumps(name), ', '.join(JSON_PATCH_OPS)),
-                                   code='patch_invalid')
+                                   reason='patch_invalid')
         for field in ('path',) + (('from',) if name in ('move', 'copy') else ()):
             pointer = op.get(field)
             if not isinstance(pointer, str) or (pointer and not pointer.startswith('/')):
                 raise TalosConfigError('%s (%s) has %s %s: a JSON pointer starts with "/".'
-                                       % (where, name, field, json.dumps(pointer)), code='patch_bad_path')
+                                       % (where, name, field, json.dumps(pointer)), reason='patch_bad_path')
         if name in ('add', 'replace', 'test') and 'value' not in op:
-            raise TalosConfigError('%s (%s %s) has no value.' % (where, name, op['path']), code='patch_invalid')
+            raise TalosConfigError('%s (%s %s) has no value.' % (where, name, op['path']), reason='patch_invalid')
     return operations
 
 
@@ -120,7 +120,7 @@ def apply_patches(docs, patches, rules, normalise=None):
     for patch in patches:
         if patch.kind == 'json6902':
             if len(docs) != 1:
-                raise TalosConfigError('%s cannot be applied: %s.' % (patch.label, MULTIDOC_JSONPATCH), code='patch_multidoc')
+                raise TalosConfigError('%s cannot be applied: %s.' % (patch.label, MULTIDOC_JSONPATCH), reason='patch_multidoc')
             if normalise:
                 docs = normalise(docs)
             docs = [_json_patch(docs[0], patch.operations, patch.label)]
@@ -162,13 +162,13 @@ def _extract_deletes(node, path, parent, out, where):
                 others = [(k, v) for k, v in node.items() if k != '$patch']
                 if not others:
                     raise TalosConfigError('%s: the $patch: delete list element at %s names no key to match on.'
-                                           % (where, _dotted(path)), code='patch_bad_path')
+                                           % (where, _dotted(path)), reason='patch_bad_path')
                 key, value = others[0]
                 out.append((path, key, _as_text(value)))
             else:
                 if any(p.startswith('[') for p in path):
                     raise TalosConfigError('%s: cannot delete an inner key in %s: a list element is deleted whole.'
-                                           % (where, _dotted(path)), code='patch_bad_path')
+                                           % (where, _dotted(path)), reason='patch_bad_path')
                 out.append((path, None, None))
             return True
         for key in list(node):
@@ -205,33 +205,33 @@ def _apply_delete(docs, ident, path, key, value, where, rules):
             break
     else:
         raise TalosConfigError('%s deletes %s in the %s, which the config does not have.'
-                               % (where, _dotted(path), describe(ident)), code='patch_bad_path')
+                               % (where, _dotted(path), describe(ident)), reason='patch_bad_path')
     if not path:
         if ident == LEGACY:
-            raise TalosConfigError("%s: can't delete the root of the v1alpha1 machine config." % where, code='patch_bad_path')
+            raise TalosConfigError("%s: can't delete the root of the v1alpha1 machine config." % where, reason='patch_bad_path')
         docs[index] = None
         return
     node = doc
     for depth, segment in enumerate(path[:-1]):
         if isinstance(node, list):
             raise TalosConfigError('%s: cannot delete %s: only a whole list element can be deleted.'
-                                   % (where, _dotted(path)), code='patch_bad_path')
+                                   % (where, _dotted(path)), reason='patch_bad_path')
         if not isinstance(node, dict) or node.get(segment) is None:
             raise TalosConfigError('%s: cannot delete %s in the %s: %s does not exist (lookup failed).'
-                                   % (where, _dotted(path), describe(ident), _dotted(path[:depth + 1])), code='patch_bad_path')
+                                   % (where, _dotted(path), describe(ident), _dotted(path[:depth + 1])), reason='patch_bad_path')
         node = node[segment]
     last = path[-1]
     if key is not None:
         if not isinstance(node, list):
-            raise TalosConfigError('%s: cannot delete from %s: it is not a list.' % (where, _dotted(path[:-1])), code='patch_bad_path')
+            raise TalosConfigError('%s: cannot delete from %s: it is not a list.' % (where, _dotted(path[:-1])), reason='patch_bad_path')
         for position, element in enumerate(node):
             if isinstance(element, dict) and key in element and _as_text(element[key]) == value:
                 del node[position]
                 return
         raise TalosConfigError('%s: cannot delete the element of %s whose %s is %s: there is none (lookup failed).'
-                               % (where, _dotted(path[:-1]), key, json.dumps(value)), code='patch_bad_path')
+                               % (where, _dotted(path[:-1]), key, json.dumps(value)), reason='patch_bad_path')
     if not isinstance(node, dict):
-        raise TalosConfigError('%s: cannot delete %s: its parent is not a mapping.' % (where, _dotted(path)), code='patch_bad_path')
+        raise TalosConfigError('%s: cannot delete %s: its parent is not a mapping.' % (where, _dotted(path)), reason='patch_bad_path')
     # Talos zeroes a Go struct field, set or not; from a map (or a field it does not know) it deletes
     # only a key that is there, else "lookup failed" (configloader/internal/decoder/selector.go).
     fields = rules.struct_fields(ident[:2], path[:-1])
@@ -242,7 +242,7 @@ def _apply_delete(docs, ident, path, key, value, where, rules):
         what = 'key' if fields is None else 'field'
         raise TalosConfigError('%s: cannot delete %s in the %s: %s has no %s %s (lookup failed).'
                                % (where, _dotted(path), describe(ident), _dotted(path[:-1]), what, last),
-                               code='patch_bad_path')
+                               reason='patch_bad_path')
     del node[last]
 
 
@@ -311,7 +311,7 @@ def _mismatch(where, path, left, right):
     names = {dict: 'a mapping', list: 'a list'}
     return TalosConfigError('%s: cannot merge %s into %s at %s.' % (
         where, names.get(type(right), 'a scalar'), names.get(type(left), 'a scalar'), _dotted(list(path))),
-        code='patch_type_mismatch')
+        reason='patch_type_mismatch')
 
 
 # --- RFC 6902 --------------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def _json_patch(doc, operations, label):
                 _pointer_remove(doc, _tokens(op['from']), where)
             doc = _pointer_set(doc, _tokens(op['path']), value, where, insert=True)
         elif _pointer_get(doc, _tokens(op['path']), where) != op['value']:
-            raise TalosConfigError('%s: the test failed: the value differs.' % where, code='patch_test_failed')
+            raise TalosConfigError('%s: the test failed: the value differs.' % where, reason='patch_test_failed')
     return doc
 
 
@@ -355,7 +355,7 @@ def _child(node, token, walked, where):
     elif isinstance(node, list):
         if token.isdigit() and int(token) < len(node):
             return node[int(token)]
-    raise TalosConfigError('%s: path /%s does not exist.' % (where, '/'.join(walked)), code='patch_bad_path')
+    raise TalosConfigError('%s: path /%s does not exist.' % (where, '/'.join(walked)), reason='patch_bad_path')
 
 
 def _pointer_set(doc, tokens, value, where, insert):
@@ -374,15 +374,15 @@ def _pointer_set(doc, tokens, value, where, insert):
             else:
                 parent[int(last)] = value
         else:
-            raise TalosConfigError('%s: list index %s is out of range.' % (where, last), code='patch_bad_path')
+            raise TalosConfigError('%s: list index %s is out of range.' % (where, last), reason='patch_bad_path')
     else:
-        raise TalosConfigError('%s: /%s is not a mapping or a list.' % (where, '/'.join(tokens[:-1])), code='patch_bad_path')
+        raise TalosConfigError('%s: /%s is not a mapping or a list.' % (where, '/'.join(tokens[:-1])), reason='patch_bad_path')
     return doc
 
 
 def _pointer_remove(doc, tokens, where):
     if not tokens:
-        raise TalosConfigError('%s: the document root cannot be removed.' % where, code='patch_bad_path')
+        raise TalosConfigError('%s: the document root cannot be removed.' % where, reason='patch_bad_path')
     parent = _pointer_get(doc, tokens[:-1], where)
     _child(parent, tokens[-1], tokens, where)
     if isinstance(parent, dict):

@@ -40,7 +40,7 @@ def _crypto():
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     except ImportError:  # pragma: no cover - the collection's requirements install it
         raise TalosConfigError('the Python library cryptography is needed on the controller: pip install cryptography.',
-                               code='missing_library') from None
+                               reason='missing_library') from None
     return x509, hashes, serialization, ec, ed25519, rsa, ExtendedKeyUsageOID, NameOID
 
 
@@ -68,7 +68,7 @@ def encode_private_key(key):
     if isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
         return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                  serialization.NoEncryption())
-    raise TalosConfigError('unsupported private key type %s.' % type(key).__name__, code='bad_key')
+    raise TalosConfigError('unsupported private key type %s.' % type(key).__name__, reason='bad_key')
 
 
 def key_for_python(key_pem):
@@ -82,7 +82,7 @@ def load_private_key(key_pem, what):
     try:
         return serialization.load_pem_private_key(key_for_python(key_pem), password=None)
     except (ValueError, TypeError, UnicodeError):
-        raise TalosConfigError('%s is not a readable unencrypted PEM private key.' % what, code='bad_key') from None
+        raise TalosConfigError('%s is not a readable unencrypted PEM private key.' % what, reason='bad_key') from None
 
 
 def load_certificate(crt_pem, what):
@@ -90,7 +90,7 @@ def load_certificate(crt_pem, what):
     try:
         return x509.load_pem_x509_certificate(crt_pem if isinstance(crt_pem, bytes) else crt_pem.encode('ascii'))
     except (ValueError, TypeError, UnicodeError):
-        raise TalosConfigError('%s is not a readable PEM certificate.' % what, code='bad_certificate') from None
+        raise TalosConfigError('%s is not a readable PEM certificate.' % what, reason='bad_certificate') from None
 
 
 def public_bytes(public_key):
@@ -105,14 +105,14 @@ def check_pair(crt_pem, key_pem, what, require_ca=True):
     key = load_private_key(key_pem, '%s.key' % what)
     if public_bytes(cert.public_key()) != public_bytes(key.public_key()):
         raise TalosConfigError('%s.crt does not match %s.key: the certificate was issued for another key.' % (what, what),
-                               code='key_mismatch')
+                               reason='key_mismatch')
     if require_ca:
         try:
             is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
         except x509.ExtensionNotFound:
             is_ca = False
         if not is_ca:
-            raise TalosConfigError('%s.crt is not a CA certificate (basic constraints CA is not set).' % what, code='not_a_ca')
+            raise TalosConfigError('%s.crt is not a CA certificate (basic constraints CA is not set).' % what, reason='not_a_ca')
     return cert, key
 
 
@@ -128,7 +128,7 @@ def new_key(kind, bits=4096):
         return ec.generate_private_key(ec.SECP256R1())
     if kind == 'rsa':
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    raise TalosConfigError('unknown key type %s.' % kind, code='bad_key')
+    raise TalosConfigError('unknown key type %s.' % kind, reason='bad_key')
 
 
 def _signing_hash(key):
@@ -169,7 +169,7 @@ def new_client_certificate(ca_crt_pem, ca_key_pem, roles, validity, now=None):
     x509, _hashes, serialization, ec, ed25519, rsa, eku, _n = _crypto()
     for role in roles:
         if role not in ROLES:
-            raise TalosConfigError('unknown Talos role %s: use one of %s.' % (role, ', '.join(ROLES)), code='bad_role')
+            raise TalosConfigError('unknown Talos role %s: use one of %s.' % (role, ', '.join(ROLES)), reason='bad_role')
     ca_cert, ca_key = check_pair(ca_crt_pem, ca_key_pem, 'certs.os')
     now = now or now_utc()
     if isinstance(ca_key, ed25519.Ed25519PrivateKey):
@@ -179,7 +179,7 @@ def new_client_certificate(ca_crt_pem, ca_key_pem, roles, validity, now=None):
     elif isinstance(ca_key, rsa.RSAPrivateKey):
         key = new_key('rsa')
     else:  # pragma: no cover - check_pair only loads the types above
-        raise TalosConfigError('the OS CA key type is not supported.', code='bad_key')
+        raise TalosConfigError('the OS CA key type is not supported.', reason='bad_key')
     ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (x509.CertificateBuilder()
                .subject_name(_name(list(roles))).issuer_name(ca_cert.subject).public_key(key.public_key())

@@ -35,7 +35,7 @@ _DNS_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 _HOSTNAME = re.compile(r'^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
 
 DEFAULTS = {
-    'role': None, 'cluster_name': None, 'endpoint': None, 'talos_version': None, 'contract': None,
+    'role': None, 'cluster_name': None, 'cluster_endpoint': None, 'talos_version': None, 'contract': None,
     'kubernetes_version': None, 'hostname': None, 'site': None, 'region': None, 'zone': None,
     'install_disk': '/dev/sda', 'install_image': None, 'cert_sans': [], 'node_ip_subnets': [],
     'etcd_advertised_subnets': [], 'underlay_mtu': 1500, 'pod_subnets': ['10.244.0.0/16'],
@@ -86,7 +86,7 @@ def _check_subnets(values, option, allow_negation=False):
             ipaddress.ip_network(text, strict=False)
         except ValueError:
             raise TalosConfigError('%s: %r is not a subnet in CIDR form such as 10.0.0.0/8.' % (option, value),
-                                   code='bad_input', option=option) from None
+                                   reason='bad_input', option=option) from None
     return list(values)
 
 
@@ -94,44 +94,45 @@ def check_spec(spec):
     """Check the node facts before anything is rendered; return them completed with defaults."""
     spec = dict(DEFAULTS, **{k: v for k, v in spec.items() if v is not None})
     if spec['role'] not in ROLES:
-        raise TalosConfigError('role %r is unknown: use controlplane or worker.' % (spec['role'],), code='bad_input', option='role')
+        raise TalosConfigError('role %r is unknown: use controlplane or worker.' % (spec['role'],), reason='bad_input', option='role')
     name = spec['cluster_name']
     if not isinstance(name, str) or not _DNS_LABEL.match(name):
         raise TalosConfigError('cluster_name %r is not a DNS label (lower-case letters, digits and -).' % (name,),
-                               code='bad_input', option='cluster_name')
-    endpoint = spec['endpoint'] or ''
+                               reason='bad_input', option='cluster_name')
+    endpoint = spec['cluster_endpoint'] or ''
     parts = urlsplit(endpoint)
     if parts.scheme != 'https' or not parts.hostname:
-        raise TalosConfigError('endpoint %r is not an https:// URL such as https://cp.example.net:6443: Talos requires '
-                               'the Kubernetes API endpoint over https.' % endpoint, code='bad_input', option='endpoint')
+        raise TalosConfigError('cluster_endpoint %r is not an https:// URL such as https://cp.example.net:6443: Talos '
+                               'requires the Kubernetes API endpoint over https.' % endpoint, reason='bad_input',
+                               option='cluster_endpoint')
     if not spec['talos_version']:
         raise TalosConfigError('talos_version (the Talos version the node runs, e.g. v1.9.6) is required.',
-                               code='bad_input', option='talos_version')
+                               reason='bad_input', option='talos_version')
     spec['contract_key'] = resolve_contract(spec['contract'], spec['talos_version'])
     version = parse_version(spec['talos_version'])
     spec['talos_version'] = 'v%d.%d.%d' % version
     if not spec['kubernetes_version']:
-        raise TalosConfigError('kubernetes_version (e.g. 1.32.3) is required.', code='bad_input', option='kubernetes_version')
+        raise TalosConfigError('kubernetes_version (e.g. 1.32.3) is required.', reason='bad_input', option='kubernetes_version')
     spec['kubernetes_version'] = '%d.%d.%d' % parse_version(spec['kubernetes_version'], 'kubernetes_version')
     if spec['hostname'] is not None and not _HOSTNAME.match(str(spec['hostname'])):
         raise TalosConfigError('hostname %r is not a valid lower-case host name.' % (spec['hostname'],),
-                               code='bad_input', option='hostname')
+                               reason='bad_input', option='hostname')
     if not str(spec['install_disk']).startswith('/dev/'):
         raise TalosConfigError('install_disk %r is not a device path such as /dev/sda.' % (spec['install_disk'],),
-                               code='bad_input', option='install_disk')
+                               reason='bad_input', option='install_disk')
     mtu = spec['underlay_mtu']
     if not isinstance(mtu, int) or isinstance(mtu, bool) or mtu - KUBESPAN_OVERHEAD < MIN_KUBESPAN_MTU or mtu > 9216:
         raise TalosConfigError('underlay_mtu %r leaves no room for KubeSpan: it needs %d to 9216 so that the KubeSpan MTU '
                                '(underlay - %d) is at least %d.' % (mtu, MIN_KUBESPAN_MTU + KUBESPAN_OVERHEAD,
                                                                     KUBESPAN_OVERHEAD, MIN_KUBESPAN_MTU),
-                               code='bad_input', option='underlay_mtu')
+                               reason='bad_input', option='underlay_mtu')
     _check_subnets(spec['node_ip_subnets'], 'node_ip_subnets', allow_negation=True)
     _check_subnets(spec['etcd_advertised_subnets'], 'etcd_advertised_subnets', allow_negation=True)
     _check_subnets(spec['pod_subnets'], 'pod_subnets')
     _check_subnets(spec['service_subnets'], 'service_subnets')
     if spec['role'] == 'worker' and spec['etcd_advertised_subnets']:
         raise TalosConfigError('etcd_advertised_subnets is for control-plane nodes: workers run no etcd.',
-                               code='bad_input', option='etcd_advertised_subnets')
+                               reason='bad_input', option='etcd_advertised_subnets')
     return spec
 
 
@@ -161,7 +162,7 @@ def base_documents(spec, bundle):
     controlplane = spec['role'] == 'controlplane'
     multidoc = CONTRACTS[spec['contract_key']]['multidoc_network']
     k8s = spec['kubernetes_version']
-    host = urlsplit(spec['endpoint']).hostname
+    host = urlsplit(spec['cluster_endpoint']).hostname
     mtu = spec['underlay_mtu'] - KUBESPAN_OVERHEAD
     cert_sans = _unique(spec['cert_sans'])
 
@@ -190,7 +191,7 @@ def base_documents(spec, bundle):
 
     secrets = bundle['secrets']
     cluster = {'id': bundle['cluster']['id'], 'secret': bundle['cluster']['secret'],
-               'controlPlane': {'endpoint': spec['endpoint']}, 'clusterName': spec['cluster_name'],
+               'controlPlane': {'endpoint': spec['cluster_endpoint']}, 'clusterName': spec['cluster_name'],
                'network': {'cni': {'name': 'none'}, 'dnsDomain': spec['dns_domain'],
                            'podSubnets': list(spec['pod_subnets']), 'serviceSubnets': list(spec['service_subnets'])},
                'token': secrets['bootstraptoken']}
@@ -246,7 +247,7 @@ def check_mandatory(docs, spec):
     """What the schema cannot say: the values Talos needs, and no CA private key on a worker."""
     config = next((doc for doc in docs if identity(doc) == LEGACY), None)
     if config is None:
-        raise TalosConfigError('the patched config has no v1alpha1 document.', code='config_invalid')
+        raise TalosConfigError('the patched config has no v1alpha1 document.', reason='config_invalid')
     machine = config.get('machine') or {}
     cluster = config.get('cluster') or {}
     role = spec['role']
@@ -258,22 +259,22 @@ def check_mandatory(docs, spec):
 
     def need(path, what=None):
         if not get(config, path):
-            raise TalosConfigError('the patched config has no %s%s.' % (path, what or ''), code='config_incomplete', path=path)
+            raise TalosConfigError('the patched config has no %s%s.' % (path, what or ''), reason='config_incomplete', path=path)
 
     if machine.get('type') != role:
         raise TalosConfigError('the patched config has machine.type %r but the node role is %s.' % (machine.get('type'), role),
-                               code='config_invalid', path='machine.type')
+                               reason='config_invalid', path='machine.type')
     for path in ('machine.token', 'cluster.token'):
         if not TOKEN_RE.match(str(get(config, path) or '')):
             raise TalosConfigError('the patched config has no valid %s (a token of the form [a-z0-9]{6}.[a-z0-9]{16}).' % path,
-                                   code='config_invalid', path=path)
+                                   reason='config_invalid', path=path)
     for path in ('machine.ca.crt', 'cluster.ca.crt', 'cluster.id', 'cluster.secret', 'cluster.clusterName',
                  'cluster.controlPlane.endpoint'):
         need(path)
     endpoint = str(get(config, 'cluster.controlPlane.endpoint'))
     if not endpoint.startswith('https://'):
         raise TalosConfigError('the patched config has cluster.controlPlane.endpoint %r: it must be an https:// URL.' % endpoint,
-                               code='config_invalid', path='cluster.controlPlane.endpoint')
+                               reason='config_invalid', path='cluster.controlPlane.endpoint')
     private = ('machine.ca.key', 'cluster.ca.key', 'cluster.aggregatorCA.key', 'cluster.serviceAccount.key',
                'cluster.etcd.ca.key')
     if role == 'controlplane':
@@ -285,12 +286,12 @@ def check_mandatory(docs, spec):
         for path in private + ('cluster.secretboxEncryptionSecret', 'cluster.aescbcEncryptionSecret'):
             if get(config, path):
                 raise TalosConfigError('the patched worker config holds %s: a worker must not carry control-plane secrets.'
-                                       % path, code='config_invalid', path=path)
+                                       % path, reason='config_invalid', path=path)
     kubespan = any(doc.get('kind') == 'KubeSpanConfig' and doc.get('enabled') for doc in docs if doc is not config)
     kubespan = kubespan or bool(get(config, 'machine.network.kubespan.enabled'))
     if kubespan and not get(config, 'cluster.discovery.enabled'):
         raise TalosConfigError('the patched config enables KubeSpan but not cluster.discovery.enabled: KubeSpan finds '
-                               'its peers through discovery.', code='config_invalid', path='cluster.discovery.enabled')
+                               'its peers through discovery.', reason='config_invalid', path='cluster.discovery.enabled')
 
 
 def render(spec, bundle):

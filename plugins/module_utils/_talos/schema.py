@@ -32,7 +32,7 @@ def schema_path(contract, schema_dir=None):
     base = schema_dir or os.environ.get(SCHEMA_DIR_ENV)
     if not base:
         raise TalosConfigError('no Talos config schema directory is set: give schema_dir or set %s to a directory '
-                               'holding %s/config.schema.json.' % (SCHEMA_DIR_ENV, tag), code='schema_missing')
+                               'holding %s/config.schema.json.' % (SCHEMA_DIR_ENV, tag), reason='schema_missing')
     # <contract>.json is what scripts/derive_talos_schemas.py writes for the collection;
     # <tag>/config.schema.json is Talos' published layout (the oracles use it).
     for candidate in (os.path.join(base, '%s.json' % contract_name(contract)),
@@ -41,7 +41,7 @@ def schema_path(contract, schema_dir=None):
             return candidate
     raise TalosConfigError('the Talos %s config schema is missing: put config.schema.json of Talos %s at %s.'
                            % (contract_name(contract), tag, os.path.join(base, tag, 'config.schema.json')),
-                           code='schema_missing')
+                           reason='schema_missing')
 
 
 class ContractSchema:
@@ -52,7 +52,7 @@ class ContractSchema:
             with open(path, 'rb') as handle:
                 self.schema = json.load(handle)
         except (OSError, ValueError) as exc:
-            raise TalosConfigError('cannot read the Talos config schema %s: %s.' % (path, exc), code='schema_missing') from None
+            raise TalosConfigError('cannot read the Talos config schema %s: %s.' % (path, exc), reason='schema_missing') from None
         self.defs = self.schema.get('$defs', {})
         self.kinds = {}
         for entry in self.schema.get('oneOf', []):
@@ -80,23 +80,23 @@ class ContractSchema:
         for index, doc in enumerate(docs):
             where = 'document %d' % (index + 1)
             if not isinstance(doc, dict):
-                raise TalosConfigError('%s of the config is not a mapping.' % where, code='schema_invalid')
+                raise TalosConfigError('%s of the config is not a mapping.' % where, reason='schema_invalid')
             ident = identity(doc)
             if ident in seen:
                 raise TalosConfigError('%s repeats the %s of document %d: Talos refuses a config with the same document '
-                                       'twice.' % (where, describe(ident), seen[ident]), code='schema_duplicate')
+                                       'twice.' % (where, describe(ident), seen[ident]), reason='schema_duplicate')
             seen[ident] = index + 1
             def_name = self.kinds.get(ident[:2])
             if def_name is None:
                 raise TalosConfigError('%s is a %s, which config contract %s does not know.'
-                                       % (where, describe(ident), contract_name(contract)), code='schema_unknown_kind')
+                                       % (where, describe(ident), contract_name(contract)), reason='schema_unknown_kind')
             if ident == LEGACY:
                 doc = prepare_v1alpha1(doc)
             error = _first_error(self.validator(def_name), doc)
             if error is not None:
                 raise TalosConfigError('%s (%s) does not match the Talos %s schema at %s: %s.'
                                        % (where, describe(ident), contract_name(contract), _path(error), _explain(error)),
-                                       code='schema_invalid', path=_path(error))
+                                       reason='schema_invalid', path=_path(error))
 
 
 def load_schema(contract, schema_dir=None):

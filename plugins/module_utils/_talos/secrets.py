@@ -77,7 +77,7 @@ def parse_bundle(data, source):
     """Load a bundle from YAML bytes and check it; ``source`` names it in messages."""
     docs = load_documents(data, 'secrets bundle %s' % source)
     if len(docs) != 1 or not isinstance(docs[0], dict):
-        raise TalosConfigError('secrets bundle %s is not one YAML mapping.' % source, code='bundle_invalid')
+        raise TalosConfigError('secrets bundle %s is not one YAML mapping.' % source, reason='bundle_invalid')
     return check_bundle(docs[0], source)
 
 
@@ -87,10 +87,10 @@ def _field(bundle, path, source, required=True):
         node = node.get(part) if isinstance(node, dict) else None
     if node is None or node == '':
         if required:
-            raise TalosConfigError('secrets bundle %s has no %s.' % (source, path), code='bundle_incomplete', field=path)
+            raise TalosConfigError('secrets bundle %s has no %s.' % (source, path), reason='bundle_incomplete', field=path)
         return None
     if not isinstance(node, str):
-        raise TalosConfigError('secrets bundle %s: %s is not a string.' % (source, path), code='bundle_invalid', field=path)
+        raise TalosConfigError('secrets bundle %s: %s is not a string.' % (source, path), reason='bundle_invalid', field=path)
     return node
 
 
@@ -98,10 +98,10 @@ def decode_pem(value, path, source):
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise TalosConfigError('secrets bundle %s: %s is not base64.' % (source, path), code='bundle_invalid', field=path) from None
+        raise TalosConfigError('secrets bundle %s: %s is not base64.' % (source, path), reason='bundle_invalid', field=path) from None
     if not pki.pem_label(data):
         raise TalosConfigError('secrets bundle %s: %s is not base64 of a PEM block.' % (source, path),
-                               code='bundle_invalid', field=path)
+                               reason='bundle_invalid', field=path)
     return data
 
 
@@ -112,7 +112,7 @@ def check_bundle(bundle, source):
     for path in ('secrets.bootstraptoken', 'trustdinfo.token'):
         if not TOKEN_RE.match(_field(bundle, path, source)):
             raise TalosConfigError('secrets bundle %s: %s is not a token of the form [a-z0-9]{6}.[a-z0-9]{16}.' % (source, path),
-                                   code='bundle_invalid', field=path)
+                                   reason='bundle_invalid', field=path)
     # Both are kept when both are there: `talosctl gen secrets --from-controlplane-config` copies both
     # from a cluster that moved from aescbc to secretbox, and its API server needs both (secretbox to
     # write, aescbc to read the older Secrets). Neither is refused with the reason of Talos' own
@@ -123,7 +123,7 @@ def check_bundle(bundle, source):
         raise TalosConfigError('secrets bundle %s has no Kubernetes encryption secret: one of '
                                '[secrets.secretboxencryptionsecret, secrets.aescbcencryptionsecret] is required; add '
                                'secrets.secretboxencryptionsecret (base64 of 32 random bytes), the API server still reads '
-                               'the Secrets written without it.' % source, code='bundle_incomplete',
+                               'the Secrets written without it.' % source, reason='bundle_incomplete',
                                field='secrets.secretboxencryptionsecret')
     for name in CA_NAMES:
         crt = decode_pem(_field(bundle, 'certs.%s.crt' % name, source), 'certs.%s.crt' % name, source)
@@ -131,7 +131,7 @@ def check_bundle(bundle, source):
         try:
             pki.check_pair(crt, key, 'certs.%s' % name)
         except TalosConfigError as exc:
-            raise TalosConfigError('secrets bundle %s: %s' % (source, exc), code=exc.code, field='certs.%s' % name) from None
+            raise TalosConfigError('secrets bundle %s: %s' % (source, exc), reason=exc.reason, field='certs.%s' % name) from None
     sa_key = decode_pem(_field(bundle, 'certs.k8sserviceaccount.key', source), 'certs.k8sserviceaccount.key', source)
     pki.load_private_key(sa_key, 'secrets bundle %s: certs.k8sserviceaccount.key' % source)
     return bundle
@@ -142,16 +142,16 @@ def bundle_from_machineconfig(data, source):
     docs = load_documents(data, 'machine config %s' % source)
     config = next((doc for doc in docs if isinstance(doc, dict) and identity(doc) == LEGACY), None)
     if config is None:
-        raise TalosConfigError('machine config %s has no v1alpha1 document.' % source, code='config_invalid')
+        raise TalosConfigError('machine config %s has no v1alpha1 document.' % source, reason='config_invalid')
     machine = config.get('machine') or {}
     cluster = config.get('cluster') or {}
     machine_type = machine.get('type')
     if machine_type == 'worker':
         raise TalosConfigError('machine config %s is a worker config: it holds no CA private keys, so the secrets '
-                               'bundle can only be rebuilt from a control-plane config.' % source, code='worker_config')
+                               'bundle can only be rebuilt from a control-plane config.' % source, reason='worker_config')
     if machine_type not in ('controlplane', 'init'):
         raise TalosConfigError('machine config %s has machine.type %r: expected controlplane.' % (source, machine_type),
-                               code='config_invalid')
+                               reason='config_invalid')
 
     def pair(node):
         node = node or {}
@@ -178,7 +178,7 @@ def bundle_from_machineconfig(data, source):
         raise TalosConfigError('machine config %s has neither cluster.secretboxEncryptionSecret nor '
                                'cluster.aescbcEncryptionSecret, and Talos refuses a secrets bundle without one: adopt '
                                'a bundle (adopt_from) that adds secrets.secretboxencryptionsecret (base64 of 32 random '
-                               'bytes) instead.' % source, code='bundle_incomplete')
+                               'bytes) instead.' % source, reason='bundle_incomplete')
     names = {'cluster.id': 'cluster.id', 'cluster.secret': 'cluster.secret', 'secrets.bootstraptoken': 'cluster.token',
              'trustdinfo.token': 'machine.token', 'certs.os': 'machine.ca', 'certs.k8s': 'cluster.ca',
              'certs.etcd': 'cluster.etcd.ca', 'certs.k8saggregator': 'cluster.aggregatorCA',
@@ -189,7 +189,7 @@ def bundle_from_machineconfig(data, source):
         message = str(exc)
         for bundle_path, config_path in names.items():
             message = message.replace(bundle_path + '.', config_path + '.').replace(bundle_path + ' ', config_path + ' ')
-        raise TalosConfigError(message, code=exc.code) from None
+        raise TalosConfigError(message, reason=exc.reason) from None
 
 
 def bundles_equal(left, right):

@@ -32,7 +32,7 @@ def check_endpoints(values, option):
     for value in values:
         if not isinstance(value, str) or not value or '://' in value or '/' in value:
             raise TalosConfigError('%s: %r is not a host or host:port (talosconfig endpoints carry no scheme or path).'
-                                   % (option, value), code='bad_input', option=option)
+                                   % (option, value), reason='bad_input', option=option)
     return list(values)
 
 
@@ -47,7 +47,7 @@ def parse_talosconfig(data, path):
     docs = load_documents(data, 'talosconfig %s' % path)
     if len(docs) != 1 or not isinstance(docs[0], dict) or not isinstance(docs[0].get('contexts', {}), dict):
         raise TalosConfigError('talosconfig %s is not a talosconfig (a mapping with context and contexts).' % path,
-                               code='talosconfig_invalid')
+                               reason='talosconfig_invalid')
     config = docs[0]
     config.setdefault('contexts', {})
     return config

@@ -28,7 +28,7 @@ def check_documents(docs):
         reason = check(doc) if check else None
         if reason:
             raise TalosConfigError('document %d (%s) is refused by Talos: %s.' % (index + 1, describe(ident), reason),
-                                   code='config_invalid', document=index + 1)
+                                   reason='config_invalid', document=index + 1)
 
 
 def _port_range(value):

@@ -101,7 +101,7 @@ if yaml is not None:
 def _need_yaml():
     if yaml is None:
         raise TalosConfigError('the Python library PyYAML is needed on the controller: pip install PyYAML.',
-                               code='missing_library')
+                               reason='missing_library')
 
 
 def load_documents(text, what):
@@ -114,14 +114,14 @@ def load_documents(text, what):
         try:
             text = text.decode('utf-8')
         except UnicodeDecodeError:
-            raise TalosConfigError('%s is not UTF-8 text.' % what, code='invalid_yaml') from None
+            raise TalosConfigError('%s is not UTF-8 text.' % what, reason='invalid_yaml') from None
     try:
         docs = list(yaml.load_all(text, Loader=TalosLoader))  # noqa: S506 - TalosLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
         where = ' at line %d column %d' % (mark.line + 1, mark.column + 1) if mark is not None else ''
-        raise TalosConfigError('%s is not valid YAML%s: %s.' % (what, where, problem), code='invalid_yaml') from None
+        raise TalosConfigError('%s is not valid YAML%s: %s.' % (what, where, problem), reason='invalid_yaml') from None
     return [doc for doc in docs if doc is not None]
 
 

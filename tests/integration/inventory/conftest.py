@@ -65,13 +65,17 @@ def pve_proxy(lab_env):
 
 @pytest.fixture
 def list_inventory(tmp_path):
-    """``run(source_dict_or_path, env={...}, args=())``: the real ``ansible-inventory --list`` on a source."""
-    def run(source, env=None, args=(), name='test.hybrid.yml'):
+    """``run(source_dict_or_path, env={...}, args=())``: the real ``ansible-inventory --list`` on a source.
+
+    An unparsed source fails the run, unless ``unparsed_is_failed=False`` keeps Ansible's default (a warning).
+    """
+    def run(source, env=None, args=(), name='test.hybrid.yml', unparsed_is_failed=True):
         if isinstance(source, dict):
             path = tmp_path / name
             path.write_text(yaml.safe_dump(source, sort_keys=False))
             source = str(path)
-        base = ansible_env({'ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED': 'true'})
+        base = ansible_env({'ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED': str(unparsed_is_failed).lower(),
+                            'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'true'})
         for key in CREDENTIAL_VARS:
             base.pop(key, None)
         base.update(env or {})

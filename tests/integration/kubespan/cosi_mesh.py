@@ -25,7 +25,7 @@ from grpclib.exceptions import GRPCError
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import (
     common_pb2, cosi_resource_pb2, cosi_state_grpc, cosi_state_pb2, definitions_cluster_pb2, definitions_enums_pb2,
     definitions_kubespan_pb2)
-from talos_api import fake_node
+from api import fake_node
 
 PEER_STATUSES = ('kubespan', 'KubeSpanPeerStatuses.kubespan.talos.dev')
 MEMBERS = ('cluster', 'Members.cluster.talos.dev')

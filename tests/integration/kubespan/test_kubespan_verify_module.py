@@ -19,10 +19,10 @@ from xml.etree import ElementTree
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils', 'talos'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from talos_api import certs, fake_node  # noqa: E402  pylint: disable=wrong-import-position
+from api import certs, fake_node  # noqa: E402  pylint: disable=wrong-import-position
 import cosi_mesh  # noqa: E402  pylint: disable=wrong-import-position
 
 NAMES = ['vps-cp-1', 'vps-cp-2', 'home-cp-1', 'home-w-1', 'home-w-2']
@@ -72,7 +72,8 @@ def closed_endpoint(address):
 
 
 def verify_task(name='verify', **args):
-    return {'name': name, 'hybridops.talos.kubespan_verify': args}
+    """A kubespan_verify task that judges the first check unless the test asks it to wait."""
+    return {'name': name, 'hybridops.talos.kubespan_verify': dict(dict(wait=False), **args)}
 
 
 def play(*tasks, check=False):
@@ -91,7 +92,8 @@ def test_a_healthy_mesh_is_all_up_with_growing_traffic_and_a_stable_picture(pki,
         other = dict(args)
         other['picture'] = str(tmp_path / 'check.svg')
         run = run_playbook(play(verify_task('first', **args), verify_task('again', **args))
-                           + play(verify_task('check mode', **other), check=True))
+                           + play(verify_task('check mode', **other), verify_task('check mode, picture up to date', **args),
+                                  check=True))
         asked = {name: set(node.asked) for name, node in mesh.nodes.items()}
     assert run.rc == 0, run.stdout[-3000:]
     first = run.result('first')
@@ -106,10 +108,11 @@ def test_a_healthy_mesh_is_all_up_with_growing_traffic_and_a_stable_picture(pki,
     root = ElementTree.parse(picture).getroot()
     cells = [rect for rect in root.iter(SVG + 'rect') if rect.get('class') == 'cell']
     assert len(cells) == 20 and {rect.get('fill') for rect in cells} == {'#2e7d32'}
-    # Check mode answers the same and writes no picture.
+    # Check mode answers the same, says the picture would be written, and writes nothing.
     checked = run.result('check mode')
-    assert checked['matrix'] == first['matrix'] and checked['healthy'] is True and checked['changed'] is False
+    assert checked['matrix'] == first['matrix'] and checked['healthy'] is True and checked['changed'] is True
     assert checked['picture'] == other['picture'] and not os.path.exists(other['picture'])
+    assert run.result('check mode, picture up to date')['changed'] is False
     # Read-only, least privilege: peer statuses and members only, never the identities (private key).
     assert all(kinds == {cosi_mesh.PEER_STATUSES, cosi_mesh.MEMBERS} for kinds in asked.values())
 
@@ -153,7 +156,7 @@ def test_a_certificate_without_a_role_is_refused_by_every_node_and_not_waited_ou
     with start_mesh(pki, running=NAMES[:2]) as mesh:
         nodes = [{'name': name, 'address': mesh.endpoint(name)} for name in NAMES[:2]]
         # Waiting cannot cure a refused certificate: one check, then the failure (not 10 minutes later).
-        run = run_playbook(play(verify_task(nodes=nodes, talosconfig=talosconfig('nobody'), wait_timeout=600)))
+        run = run_playbook(play(verify_task(nodes=nodes, talosconfig=talosconfig('nobody'), wait=True, wait_timeout=600)))
     result = run.result('verify')
     assert result['failed'] is True and result['checks'] == 1
     assert result['msg'].startswith('No node answered, so the mesh cannot be judged; Talos API call List to node 127.0.0.31')
@@ -163,7 +166,7 @@ def test_a_certificate_without_a_role_is_refused_by_every_node_and_not_waited_ou
 def test_nodes_can_be_read_through_one_control_plane_endpoint(pki, talosconfig, run_playbook):
     with start_mesh(pki) as mesh:
         nodes = [{'name': name, 'address': ADDRESSES[name]} for name in NAMES]
-        run = run_playbook(play(verify_task(nodes=nodes, talosconfig=talosconfig(), endpoint=mesh.endpoint('vps-cp-1'))))
+        run = run_playbook(play(verify_task(nodes=nodes, talosconfig=talosconfig(), endpoints=[mesh.endpoint('vps-cp-1')])))
         proxied = {name: node.proxied for name, node in mesh.nodes.items()}
     result = run.result('verify')
     assert result['healthy'] is True and result['counts']['pairs_up'] == 20

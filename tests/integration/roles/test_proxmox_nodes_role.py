@@ -55,8 +55,12 @@ def test_create_then_unchanged_and_check_mode_honest(run_playbook, private_lab):
 
     second = run_playbook(play(), env=private_lab)
     assert second.rc == 0 and second.changed() == 0, second.stdout[-3000:]
-    again = run_playbook(play(), '--check', env=private_lab)
-    assert again.rc == 0 and again.changed() == 0
+    # The inventory's forms of the credentials work too: the full token ID and no PROXMOX_USER.
+    inventory_style = dict(private_lab, PROXMOX_TOKEN_ID='%s!%s' % (private_lab['PROXMOX_USER'],
+                                                                    private_lab['PROXMOX_TOKEN_ID']),
+                           PROXMOX_USER='', PROXMOX_HOST='', PROXMOX_PORT='')
+    again = run_playbook(play(), '--check', env=inventory_style)
+    assert again.rc == 0 and again.changed() == 0, again
 
     # Drift made outside Ansible is put back, and only the drifted key is touched. (Tags change at
     # once on a running VM; CPU and memory changes would wait in PVE's pending section.)
@@ -79,6 +83,12 @@ BAD = [
     ({'proxmox_nodes_storage': 'tank'}, 'storage tank does not exist; storages:'),
     ({'proxmox_nodes_template_tag': 'nothing'}, 'has no template tagged nothing'),
     ({'proxmox_nodes_api_token_secret': ''}, 'missing Proxmox credentials: proxmox_nodes_api_token_secret'),
+    ({'proxmox_nodes_api_url': ''}, 'missing Proxmox credentials: proxmox_nodes_api_url (or PROXMOX_URL).'),
+    ({'proxmox_nodes_api_url': 'https://127.0.0.1:8006/pve'},
+     "proxmox_nodes_api_url (PROXMOX_URL) must be https://host or https://host:port: community.proxmox takes no "
+     "credentials, path or query in it, got 'https://127.0.0.1:8006/pve'."),
+    ({'proxmox_nodes_api_token_id': 'other@pve!ansible'},
+     "proxmox_nodes_api_token_id (PROXMOX_TOKEN_ID) 'other@pve!ansible' belongs to other@pve, not to"),
     ({'vms': []}, 'proxmox_nodes_vms is empty'),
     ({'vms': [dict(VMS[0], role='master')]}, 'value of role must be one of: controlplane, worker'),
 ]

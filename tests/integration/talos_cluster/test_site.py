@@ -30,12 +30,12 @@ def secrets_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp('site') / 'secrets')
 
 
-def site(run_playbook, lab, secrets_dir, *args, **extra_vars):
+def site(run_playbook, lab, secrets_dir, *args, env=None, **extra_vars):
     extra = ['-e', '@' + LAB_VARS, '-e', 'talos_cluster_secrets_dir=' + secrets_dir,
              '-e', 'talos_cluster_configs_dir=' + os.path.join(secrets_dir, 'configs')]
     for key, value in extra_vars.items():
         extra += ['-e', json.dumps({key: value})]
-    return run_playbook(SITE, *(extra + list(args)), inventory=lab.inventory)
+    return run_playbook(SITE, *(extra + list(args)), inventory=lab.inventory, env=env)
 
 
 def module_task(run_playbook, lab, module, args, *cli, json_output=True):
@@ -142,10 +142,73 @@ def test_the_mesh_check_runs_alone_read_only(run_playbook, talos_lab, secrets_di
 
 def test_bootstrap_twice_is_a_no_op(run_playbook, talos_lab, secrets_dir, converged):
     run = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_bootstrap', {
-        'endpoint': talos_lab.address('vps-1'), 'talosconfig': os.path.join(secrets_dir, 'talosconfig')})
+        'node': talos_lab.address('vps-1'), 'control_planes': [talos_lab.address(n) for n in ('vps-0', 'vps-1', 'home-cp-0')],
+        'talosconfig': os.path.join(secrets_dir, 'talosconfig')})
     assert run.rc == 0, run.stdout[-3000:]
     result = run.result('task')
     assert result['changed'] is False and len(result['members']) == 3
+
+
+def test_module_defaults_of_the_talos_group_reach_every_talos_api_module(run_playbook, talos_lab, secrets_dir, converged,
+                                                                         tmp_path):
+    """One module_defaults block gives every module of group/hybridops.talos.talos its talosconfig and timeout."""
+    planes = [talos_lab.address(name) for name in ('vps-0', 'vps-1', 'home-cp-0')]
+    apply = apply_args(talos_lab, secrets_dir)
+    del apply['talosconfig']
+    tasks = [
+        {'name': 'etcd', 'hybridops.talos.talos_etcd_info': {'nodes': planes, 'wait': False}},
+        {'name': 'bootstrap', 'hybridops.talos.talos_bootstrap': {'node': planes[0], 'control_planes': planes}},
+        {'name': 'kubeconfig', 'hybridops.talos.talos_kubeconfig': {'node': planes[0], 'dest': str(tmp_path / 'kubeconfig')}},
+        {'name': 'apply', 'hybridops.talos.talos_machineconfig': apply},
+        {'name': 'mesh', 'hybridops.talos.kubespan_verify': {
+            'nodes': [{'name': name, 'address': node['address']} for name, node in talos_lab.nodes.items()],
+            'wait': False, 'report_only': True}},
+    ]
+    defaults = {'group/hybridops.talos.talos': {'talosconfig': os.path.join(secrets_dir, 'talosconfig'), 'timeout': 20}}
+    # No TALOSCONFIG and no ~/.talos/config: without the defaults, no module would find credentials.
+    env = {'HOME': str(tmp_path), 'TALOSCONFIG': ''}
+    plays = [{'name': 'defaults', 'hosts': 'localhost', 'gather_facts': False, 'module_defaults': defaults, 'tasks': tasks},
+             {'name': 'no defaults', 'hosts': 'localhost', 'gather_facts': False,
+              'tasks': [dict(tasks[0], name='etcd without defaults', ignore_errors=True)]}]
+    run = run_playbook(plays, inventory=talos_lab.inventory, env=env)
+    assert [run.result(task['name']).get('failed') for task in tasks] == [None] * len(tasks), run.failures()
+    assert run.result('etcd')['bootstrapped'] is True and len(run.result('etcd')['members']) == 3
+    assert run.result('bootstrap')['changed'] is False and run.result('apply')['changed'] is False
+    assert run.result('kubeconfig')['changed'] is True and run.result('mesh')['counts']['nodes'] == 5
+    alone = run.result('etcd without defaults')
+    assert alone['failed'] and alone['failure']['reason'] == 'bad_talosconfig'
+    assert 'cannot read the talosconfig %s/.talos/config' % tmp_path in alone['msg']
+
+
+def test_the_checks_honour_talosconfig_when_the_role_is_given_no_path(run_playbook, talos_lab, secrets_dir, converged, tmp_path):
+    """The role's health checks read $TALOSCONFIG when talos_cluster_reader_talosconfig is not set."""
+    elsewhere = str(tmp_path / 'mine' / 'reader.talosconfig')
+    os.makedirs(os.path.dirname(elsewhere), mode=0o700)
+    with open(os.path.join(secrets_dir, 'reader.talosconfig'), 'rb') as source, open(elsewhere, 'wb') as target:
+        target.write(source.read())
+    os.chmod(elsewhere, 0o600)
+    run = site(run_playbook, talos_lab, secrets_dir, '--tags', 'health', '-e', 'talos_cluster_kubespan_check=false',
+               env={'TALOSCONFIG': elsewhere})
+    assert run.rc == 0, failures(run)
+    # Whatever $TALOSCONFIG holds is what the checks use: a talosconfig whose certificate expired fails at once.
+    other = expired_talosconfig(os.path.join(secrets_dir, 'secrets.yaml'), str(tmp_path / 'expired.talosconfig'))
+    refused = site(run_playbook, talos_lab, secrets_dir, '--tags', 'health', '-e', 'talos_cluster_kubespan_check=false',
+                   env={'TALOSCONFIG': other})
+    assert refused.rc != 0
+    etcd = run_once_result(refused, 'Check that every etcd member is healthy')
+    assert 'expired on' in etcd['msg'] and etcd['duration'] < 30, etcd['msg']
+
+
+def test_the_apply_stage_stops_when_it_cannot_tell_whether_etcd_runs(run_playbook, talos_lab, secrets_dir, converged, tmp_path):
+    """An answer that proves nothing (here a client certificate that expired) stops the play before any apply."""
+    expired = expired_talosconfig(os.path.join(secrets_dir, 'secrets.yaml'), str(tmp_path / 'expired.talosconfig'))
+    run = site(run_playbook, talos_lab, secrets_dir, '--tags', 'apply', '-e', 'talos_cluster_talosconfig=' + expired)
+    assert run.rc != 0
+    probe = run_once_result(run, 'Find out whether etcd runs already')
+    assert probe['failed'] and probe['failure']['reason'] == 'client_cert_expired', probe
+    applied = [task['task']['name'] for play in run.data['plays'] for task in play['tasks']
+               if 'apply the machine config' in task['task']['name'] and any(not r.get('skipped') for r in task['hosts'].values())]
+    assert applied == [] and total_changed(run) == 0, applied
 
 
 def test_snapshot_through_the_client_is_accepted_by_etcdctl(talos_lab, secrets_dir, converged, tmp_path):
@@ -164,7 +227,7 @@ def test_snapshot_through_the_client_is_accepted_by_etcdctl(talos_lab, secrets_d
 def test_kubeconfig_is_not_rewritten_when_still_good(run_playbook, talos_lab, secrets_dir, converged):
     kubeconfig = os.path.join(secrets_dir, 'kubeconfig')
     before = open(kubeconfig, 'rb').read()
-    args = {'endpoint': talos_lab.address('vps-0'), 'talosconfig': os.path.join(secrets_dir, 'talosconfig'), 'dest': kubeconfig}
+    args = {'node': talos_lab.address('vps-0'), 'talosconfig': os.path.join(secrets_dir, 'talosconfig'), 'dest': kubeconfig}
     run = module_task(run_playbook, talos_lab, 'hybridops.talos.talos_kubeconfig', args, '--diff')
     assert run.rc == 0 and run.result('task')['changed'] is False
     assert open(kubeconfig, 'rb').read() == before
@@ -178,7 +241,7 @@ def test_kubeconfig_is_not_rewritten_when_still_good(run_playbook, talos_lab, se
 def apply_args(lab, secrets_dir, node='vps-1', **overrides):
     args = {'state': 'applied', 'node': lab.address(node), 'talosconfig': os.path.join(secrets_dir, 'talosconfig'),
             'secrets': os.path.join(secrets_dir, 'secrets.yaml'), 'role': 'controlplane', 'cluster_name': 'lab',
-            'endpoint': lab.kubernetes_endpoint, 'talos_version': 'v1.9.6',
+            'cluster_endpoint': lab.kubernetes_endpoint, 'talos_version': 'v1.9.6',
             'kubernetes_version': '1.32.3', 'hostname': node, 'site': 'vps', 'cert_sans': [lab.address(node)],
             'wait_timeout': 60}
     args.update(overrides)
@@ -244,7 +307,7 @@ def expired_talosconfig(secrets_path, dest):
 
 FAILURES = [
     ('reader', 'needs one of os:admin'),
-    ('wrong_ca', 'is not signed by the CA in the talosconfig'),
+    ('wrong_ca', 'trusts another OS CA than the secrets bundle'),
     ('expired', 'expired on'),
     ('unreachable', 'cannot connect to 198.18.11.99:50000'),
     ('newer_contract', 'unknown keys'),

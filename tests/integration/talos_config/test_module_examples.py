@@ -41,8 +41,11 @@ def test_every_example_runs_and_is_idempotent(run_playbook, tmp_path):
     tasks = [task for module in MODULES for task in examples(module)]
     plays = [{'name': 'examples', 'hosts': 'localhost', 'gather_facts': False,
               'vars': {'talos_age_recipient': recipient}, 'tasks': tasks}]
-    first = run_playbook(plays)
+    # The examples keep secrets where the collection does by default, in ~/.local/share/hybridops-talos: this test's HOME.
+    home = {'HOME': str(tmp_path / 'home'), 'XDG_DATA_HOME': ''}
+    first = run_playbook(plays, env=home)
     assert first.rc == 0, first.stdout[-4000:]
     assert first.changed() == len(tasks) - 1  # the in-memory render writes nothing
-    second = run_playbook(plays)
+    assert sorted(os.listdir(str(tmp_path / 'home' / '.local' / 'share' / 'hybridops-talos'))) == ['adopted', 'encrypted', 'hybrid']
+    second = run_playbook(plays, env=home)
     assert second.rc == 0 and second.changed() == 0, second.stdout[-4000:]

@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import Credentials
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import NO_RETRY
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY
 from shared_oracles import oracle_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

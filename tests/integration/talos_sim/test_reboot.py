@@ -7,7 +7,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import NO_RETRY
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY
 
 from sim_support import REBOOT_SECONDS, configure, listening, wait_for
 

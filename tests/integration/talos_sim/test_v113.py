@@ -13,7 +13,7 @@ pytestmark = pytest.mark.lab
 
 def _v113_worker_config():
     """A v1.13-contract worker config (multi-document), rendered by the collection from a fresh bundle."""
-    spec = dict(cluster_name='sim', endpoint='https://198.18.1.1:6443', talos_version='v1.13.9', kubernetes_version='1.32.3',
+    spec = dict(cluster_name='sim', cluster_endpoint='https://198.18.1.1:6443', talos_version='v1.13.9', kubernetes_version='1.32.3',
                 hostname=V113_NODE, site='home', role='worker', schema_dir=SCHEMAS)
     return render.render(spec, secrets.generate_bundle((1, 13))).text.encode()
 

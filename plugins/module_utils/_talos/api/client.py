@@ -10,9 +10,12 @@ Two modes, as talosctl has them:
 * insecure: a node in maintenance mode serves TLS but checks no client certificate, and its
   certificate comes from a CA made at boot, so nothing is verified (encrypted, not authenticated).
 
-One node is the target. Normally that is the endpoint itself; ``node`` asks the endpoint (a
-control plane) to proxy the call one-to-one to another node, through gRPC metadata ``node``.
-Every public method runs its own event loop (``asyncio.run``), so modules stay synchronous.
+One node is the target. The client connects to one of its ``endpoints`` (the first that answers,
+as talosctl fails over between the endpoints of a context); when the target ``node`` is not that
+endpoint, the endpoint (a control plane) proxies the call one-to-one to it, through gRPC metadata
+``node``. The client keeps one event loop and one TLS connection per endpoint for its whole life,
+so a module run pays one handshake per node, however many calls it makes; ``close()`` (or a
+``with`` block) ends them. A client is not shared between threads.
 """
 
 from __future__ import annotations
@@ -23,32 +26,25 @@ import io
 import os
 import ssl
 import tarfile
-import traceback
 
 from .calls import lookup
+from .channel import connect, open_channel
 from .credentials import certificate_info, check_validity, find_talosconfig, load_talosconfig
 from .errors import TalosApiError, describe_status
-from .retry import RetryPolicy
 from . import tls
 
-from ..proto import _pool
-from ..proto import cluster_grpc, cluster_pb2
+from ..._requires import TALOS_API, check as check_libraries
+from ..._retry import RetryPolicy
 from ..proto import cosi_state_grpc, cosi_state_pb2
 from ..proto import definitions_runtime_pb2, definitions_enums_pb2
 from ..proto import machine_grpc, machine_pb2
 from ..proto import resource_config_pb2
 
 try:
-    from grpclib.client import Channel
-    from grpclib.encoding.proto import ProtoCodec
     from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
     from google.protobuf import empty_pb2
-except ImportError:
-    HAS_GRPCLIB = False
-    GRPCLIB_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_GRPCLIB = True
-    GRPCLIB_IMPORT_ERROR = None
+except ImportError:  # the modules check for grpclib and protobuf (see _requires.py) before any call
+    GRPCError = ProtocolError = StreamTerminatedError = None
 
 DEFAULT_PORT = 50000
 DEFAULT_TIMEOUT = 30.0
@@ -84,34 +80,63 @@ class _Attempt:
 
 
 class TalosClient:
-    """One Talos node, reached through ``endpoint``; see the module docstring for the modes."""
+    """One Talos node, reached through ``endpoints``; see the module docstring for the modes."""
 
-    def __init__(self, endpoint, credentials=None, node=None, insecure=False, timeout=DEFAULT_TIMEOUT,
+    def __init__(self, endpoints, credentials=None, node=None, insecure=False, timeout=DEFAULT_TIMEOUT,
                  connect_timeout=DEFAULT_CONNECT_TIMEOUT, retry=None):
         if not insecure and credentials is None:
             raise TalosApiError('bad_talosconfig', 'talking to a configured node needs talosconfig credentials '
                                 '(or insecure mode for a node in maintenance mode)')
-        self.host, self.port = split_endpoint(endpoint)
-        self.endpoint = endpoint
+        endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints or ())
+        if not endpoints:
+            raise TalosApiError('bad_endpoint', 'there is no endpoint to connect to')
+        self.endpoints = [split_endpoint(endpoint) for endpoint in endpoints]
+        self._current = 0
         self.credentials = None if insecure else credentials
         self.insecure = insecure
         # Maintenance mode serves calls locally and knows no proxying.
-        self.node = None if insecure or not node or node == self.host else node
+        self.node = None if insecure or not node else node
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retry = retry or RetryPolicy()
         self._context = None
         self._cert = None
+        self._loop = None
+        self._channels = {}
 
     @classmethod
-    def from_talosconfig(cls, endpoint, talosconfig=None, context=None, **kwargs):
+    def from_talosconfig(cls, endpoints, talosconfig=None, context=None, **kwargs):
         """An authenticated client from a talosconfig file (default: where talosctl looks for it)."""
-        return cls(endpoint, credentials=load_talosconfig(talosconfig or find_talosconfig(), context), **kwargs)
+        return cls(endpoints, credentials=load_talosconfig(talosconfig or find_talosconfig(), context), **kwargs)
+
+    @property
+    def host(self):
+        """The endpoint in use."""
+        return self.endpoints[self._current][0]
+
+    @property
+    def port(self):
+        return self.endpoints[self._current][1]
 
     @property
     def target(self):
         """The node the calls are about, for messages."""
         return self.node or self.host
+
+    def close(self):
+        """Close the connections and the event loop; a later call opens them again."""
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.close()
 
     # --- preparation -------------------------------------------------------------------------
 
@@ -119,9 +144,7 @@ class TalosClient:
         return TalosApiError(reason, why, node=self.target, call=call, endpoint='%s:%d' % (self.host, self.port), **details)
 
     def _prepare(self, call):
-        if not HAS_GRPCLIB or not _pool.HAS_PROTOBUF:
-            raise self._error('missing_library', 'the Python libraries grpclib and protobuf are needed (%s)'
-                              % (GRPCLIB_IMPORT_ERROR or _pool.PROTOBUF_IMPORT_ERROR).strip().splitlines()[-1], call)
+        check_libraries(*(('grpclib', 'protobuf') if self.insecure else TALOS_API))
         if self.insecure:
             if self._context is None:
                 self._context = tls.insecure_context()
@@ -134,13 +157,16 @@ class TalosClient:
             self._context = tls.authenticated_context(self.credentials, node=self.target)
 
     def _metadata(self):
-        return {'node': self.node} if self.node else None
+        # A call about the endpoint itself needs no proxying.
+        return {'node': self.node} if self.node and self.node != self.host else None
 
     # --- one call, with retries --------------------------------------------------------------
 
     def _run(self, call, invoke):
         self._prepare(call)
-        return asyncio.run(self._with_retries(call, invoke))
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self._with_retries(call, invoke))
 
     async def _with_retries(self, call, invoke):
         delays = self.retry.delays()
@@ -149,7 +175,7 @@ class TalosClient:
             attempts += 1
             attempt = _Attempt()
             try:
-                return await self._once(call, invoke, attempt)
+                return await self._on_any_endpoint(call, invoke, attempt)
             except TalosApiError as error:
                 retry = (error.reason == 'unreachable'
                          or (error.reason == 'unavailable' and lookup(call).idempotent and not attempt.received))
@@ -160,48 +186,72 @@ class TalosClient:
                     raise
                 await asyncio.sleep(delays[attempts - 1])
 
-    async def _once(self, call, invoke, attempt):
-        channel = Channel(self.host, self.port, ssl=self._context, codec=ProtoCodec())
-        try:
-            # Connect first, on its own: a failure here means the request never left, so any call may
-            # be retried, and TLS problems are told apart from problems of the call itself.
+    async def _on_any_endpoint(self, call, invoke, attempt):
+        """One attempt: the endpoint in use, then the others in order when it cannot be reached."""
+        first, failures = self._current, []
+        while True:
             try:
-                await asyncio.wait_for(channel.__connect__(), self.connect_timeout)
-            except ssl.SSLCertVerificationError as exc:
-                peer = await tls.peer_certificate(self.host, self.port, self.connect_timeout)
-                reason, why = tls.describe_verify_failure(exc, peer, self.host)
-                raise self._error(reason, why, call) from None
-            except ssl.SSLError as exc:
-                reason, why = tls.describe_tls_error(exc)
-                raise self._error(reason, why, call) from None
-            except (OSError, asyncio.TimeoutError) as exc:
-                raise self._error('unreachable', 'cannot connect to %s:%d: %s'
-                                  % (self.host, self.port, _os_error_text(exc)), call) from None
-            try:
-                return await invoke(channel, attempt)
-            except GRPCError as exc:
-                reason, why = describe_status(exc.status.name, exc.message, call, self._roles())
-                raise self._error(reason, why, call, status=exc.status.name) from None
-            except (StreamTerminatedError, ProtocolError, ConnectionError, ssl.SSLError) as exc:
-                # Under TLS 1.3 the node checks our certificate after our handshake is done, so a refusal
-                # shows up here as a lost connection: look for the TLS error, else ask the node again.
-                refused = None
-                ssl_error = tls.find_ssl_error(exc)
-                if ssl_error is not None:
-                    refused = tls.describe_tls_error(ssl_error)
-                elif not attempt.received:
-                    refused = await tls.probe_client_certificate(self.host, self.port, self._context, self.connect_timeout)
-                if refused is not None and self.insecure and refused[0] == 'client_cert_rejected':
-                    refused = ('configured_node', 'the node asks for a client certificate, so it has a machine config and is not '
-                               'in maintenance mode: use the talosconfig instead of insecure mode')
-                if refused is not None:
-                    raise self._error(refused[0], refused[1], call) from None
-                raise self._error('unavailable', 'the connection was lost during the call (%s)' % (exc or type(exc).__name__),
-                                  call) from None
-            except asyncio.TimeoutError:
-                raise self._error('timeout', 'no answer within %s seconds' % self.timeout, call) from None
-        finally:
+                return await self._once(call, invoke, attempt)
+            except TalosApiError as error:
+                if error.reason != 'unreachable' or len(self.endpoints) == 1:
+                    raise
+                failures.append(error.why)
+                self._current = (self._current + 1) % len(self.endpoints)
+                if self._current == first:
+                    raise self._error('unreachable', 'cannot connect to any endpoint (%s)' % '; '.join(failures), call) from None
+
+    def _drop_channel(self):
+        """Forget the connection to the endpoint in use (lost or broken): the next attempt opens a new one."""
+        channel = self._channels.pop(self._current, None)
+        if channel is not None:
             channel.close()
+
+    async def _once(self, call, invoke, attempt):
+        channel = self._channels.get(self._current)
+        if channel is None:
+            channel = self._channels[self._current] = open_channel(self.host, self.port, self._context)
+        # Connect first, on its own: a failure here means the request never left, so any call may
+        # be retried, and TLS problems are told apart from problems of the call itself.
+        try:
+            await asyncio.wait_for(connect(channel), self.connect_timeout)
+        except ssl.SSLCertVerificationError as exc:
+            self._drop_channel()
+            peer = await tls.peer_certificate(self.host, self.port, self.connect_timeout)
+            reason, why = tls.describe_verify_failure(exc, peer, self.host)
+            raise self._error(reason, why, call) from None
+        except ssl.SSLError as exc:
+            self._drop_channel()
+            reason, why = tls.describe_tls_error(exc)
+            raise self._error(reason, why, call) from None
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._drop_channel()
+            raise self._error('unreachable', 'cannot connect to %s:%d: %s'
+                              % (self.host, self.port, _os_error_text(exc)), call) from None
+        try:
+            return await invoke(channel, attempt)
+        except GRPCError as exc:
+            reason, why = describe_status(exc.status.name, exc.message, call, self._roles())
+            raise self._error(reason, why, call, status=exc.status.name) from None
+        except (StreamTerminatedError, ProtocolError, ConnectionError, ssl.SSLError) as exc:
+            self._drop_channel()
+            # Under TLS 1.3 the node checks our certificate after our handshake is done, so a refusal
+            # shows up here as a lost connection: look for the TLS error, else ask the node again.
+            refused = None
+            ssl_error = tls.find_ssl_error(exc)
+            if ssl_error is not None:
+                refused = tls.describe_tls_error(ssl_error)
+            elif not attempt.received:
+                refused = await tls.probe_client_certificate(self.host, self.port, self._context, self.connect_timeout)
+            if refused is not None and self.insecure and refused[0] == 'client_cert_rejected':
+                refused = ('configured_node', 'the node asks for a client certificate, so it has a machine config and is not '
+                           'in maintenance mode: use the talosconfig instead of insecure mode')
+            if refused is not None:
+                raise self._error(refused[0], refused[1], call) from None
+            raise self._error('unavailable', 'the connection was lost during the call (%s)' % (exc or type(exc).__name__),
+                              call) from None
+        except asyncio.TimeoutError:
+            self._drop_channel()
+            raise self._error('timeout', 'no answer within %s seconds' % self.timeout, call) from None
 
     def _roles(self):
         if self.insecure or self._cert is None:
@@ -321,18 +371,6 @@ class TalosClient:
             written.append(len(data.bytes))
         self._stream('EtcdSnapshot', machine_grpc.MachineServiceStub, machine_pb2.EtcdSnapshotRequest(), on_message)
         return sum(written)
-
-    # --- cluster.ClusterService ----------------------------------------------------------------
-
-    def health_check(self, wait_timeout, control_plane_nodes=(), worker_nodes=()):
-        """Progress messages of the cluster health check run by this (control-plane) node."""
-        request = cluster_pb2.HealthCheckRequest(cluster_info=cluster_pb2.ClusterInfo(
-            control_plane_nodes=list(control_plane_nodes), worker_nodes=list(worker_nodes)))
-        # Talos reads an unset wait_timeout as zero: always send one.
-        request.wait_timeout.FromTimedelta(wait_timeout)
-        lines = []
-        self._stream('HealthCheck', cluster_grpc.ClusterServiceStub, request, lambda progress: lines.append(progress.message))
-        return lines
 
     # --- cosi.resource.State ---------------------------------------------------------------------
 

@@ -10,25 +10,17 @@ as data for module results. Neither ever holds key material or talosconfig conte
 from __future__ import annotations
 
 from .calls import lookup
+from ..._errors import ModuleError
 
 MAX_SERVER_TEXT = 600  # a server message is quoted, not dumped: long validation reports are cut here
 
 
-class TalosApiError(Exception):
-    """A Talos API call (or its preparation) failed.
+class TalosApiError(ModuleError):
+    """A Talos API call (or its preparation) failed: the collection's one failure shape (see _errors.py).
 
     ``reason`` is a short stable code (``wrong_ca``, ``client_cert_expired``, ``permission_denied``,
     ``unknown_config_keys``, ``maintenance_mode``, ``unreachable`` ...), ``why`` the human cause.
     """
-
-    def __init__(self, reason, why, node=None, call=None, status=None, **details):
-        self.reason = reason
-        self.why = why
-        self.node = node
-        self.call = call
-        self.status = status
-        self.details = details
-        super().__init__(self.message)
 
     @property
     def message(self):
@@ -37,15 +29,6 @@ class TalosApiError(Exception):
         if self.node:
             return 'Talos API node %s: %s.' % (self.node, self.why)
         return '%s.' % self.why
-
-    @property
-    def failure(self):
-        result = dict(reason=self.reason, node=self.node, call=self.call, status=self.status, message=self.why)
-        result.update(self.details)
-        return result
-
-    def __str__(self):
-        return self.message
 
 
 def quote(text):

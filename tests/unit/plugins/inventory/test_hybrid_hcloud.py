@@ -67,3 +67,50 @@ def test_server_with_an_unknown_role_is_odd(labels):
 def test_server_without_name_is_odd():
     with pytest.raises(OddHostError, match='without a name'):
         normalise_server(server(name=''), hcloud())
+
+
+@pytest.fixture
+def always_429():
+    """A loopback HTTP server answering every request 429 rate_limit_exceeded, counting them."""
+    import http.server
+    import json
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        calls = 0
+
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            Handler.calls += 1
+            body = json.dumps({'error': {'code': 'rate_limit_exceeded', 'message': 'slow down'}}).encode()
+            self.send_response(429)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield 'http://127.0.0.1:%d/v1' % server.server_address[1], Handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_hcloud_library_retries_are_switched_off_so_the_budget_is_the_only_one(always_429):
+    """Fails loudly when an hcloud release moves its private retry setting: the library would then retry
+    the 429 itself (five more requests, seconds of sleep) before the budget sees it."""
+    from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_hcloud import (
+        HcloudSource, without_library_retries)
+    from ansible_collections.hybridops.talos.plugins.plugin_utils._inventory_retry import (
+        InventorySourceError, RetryBudget)
+    endpoint, handler = always_429
+    logged = []
+    source = HcloudSource(hcloud(hcloud_endpoint=endpoint), RetryBudget(1, 0.0, 0.0), 5, logged.append)
+    assert logged == [], 'without_library_retries() no longer finds the hcloud library retry setting'
+    with pytest.raises(InventorySourceError, match='still answered rate_limit_exceeded after 1 retry'):
+        source.servers()
+    assert handler.calls == 2  # one try and the budget's one retry, none by the library
+    assert without_library_retries(object()) is False

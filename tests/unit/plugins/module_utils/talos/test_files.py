@@ -39,6 +39,22 @@ def test_a_folder_others_can_enter_is_refused_for_the_bundle_only(tmp_path):
     assert mode(str(folder / 'config.yaml')) == 0o600
 
 
+@pytest.mark.parametrize('folder_mode', [0o755, 0o750, 0o711, 0o701, 0o770])
+def test_a_bundle_in_a_folder_others_can_read_or_enter_is_refused_on_read(tmp_path, folder_mode):
+    folder = tmp_path / 'secrets'
+    folder.mkdir(mode=0o700)
+    files.write_private_file(str(folder / 'secrets.yaml'), b'bundle', 'secrets bundle', strict_dir=True)
+    assert files.read_file(str(folder / 'secrets.yaml'), 'secrets bundle', secrets_folder=True) == b'bundle'
+    os.chmod(folder, folder_mode)
+    with pytest.raises(TalosConfigError) as refused:
+        files.read_file(str(folder / 'secrets.yaml'), 'secrets bundle', secrets_folder=True)
+    assert refused.value.reason == 'bad_permissions' and refused.value.failure['mode'] == '%04o' % folder_mode
+    assert str(refused.value) == ('the folder %s of secrets bundle %s/secrets.yaml has mode %04o: secrets live in a 0700 folder '
+                                  'that nobody else can read or enter (chmod 700 %s).' % (folder, folder, folder_mode, folder))
+    # Other private files (a kubeconfig in ~/.kube) are only held to their own mode.
+    assert files.read_file(str(folder / 'secrets.yaml'), 'kubeconfig') == b'bundle'
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(TalosConfigError, match='secrets bundle .*/absent.yaml does not exist'):
         files.read_file(str(tmp_path / 'absent.yaml'), 'secrets bundle')

@@ -15,7 +15,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos.yamlio impo
 from shared_oracles import present
 from talos_oracles import ROOT, fixture_path, oracles, read_fixture
 
-BASE = dict(cluster_name='hybrid', endpoint='https://k8s.example.net:6443', talos_version='v1.9.6',
+BASE = dict(cluster_name='hybrid', cluster_endpoint='https://k8s.example.net:6443', talos_version='v1.9.6',
             kubernetes_version='1.32.3', hostname='vps-0', site='vps', region='fsn1', zone='fsn1-dc14',
             cert_sans=['k8s.example.net', '203.0.113.10'], node_ip_subnets=['10.0.0.0/16'], underlay_mtu=1450)
 
@@ -137,7 +137,7 @@ BAD_INPUTS = [
     (dict(contract='v1.13'), 'config contract v1.13 is newer than Talos v1.9.6 on the node'),
     (dict(talos_version='v1.8.3'), 'Talos v1.8.3 is older than every contract'),
     (dict(talos_version='latest'), "Talos version 'latest' is not a version"),
-    (dict(endpoint='http://k8s.example.net:6443'), "endpoint 'http://k8s.example.net:6443' is not an https:// URL"),
+    (dict(cluster_endpoint='http://k8s.example.net:6443'), "cluster_endpoint 'http://k8s.example.net:6443' is not an https:// URL"),
     (dict(role='master'), "role 'master' is unknown"),
     (dict(cluster_name='Hybrid_Cluster'), "cluster_name 'Hybrid_Cluster' is not a DNS label"),
     (dict(underlay_mtu=1300), 'underlay_mtu 1300 leaves no room for KubeSpan'),

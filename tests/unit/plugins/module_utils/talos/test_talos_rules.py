@@ -33,7 +33,7 @@ def bundle():
 
 
 def render(bundle, contract, role='controlplane', **changes):
-    spec = dict(role=role, cluster_name='hybrid', endpoint='https://k8s.example.net:6443',
+    spec = dict(role=role, cluster_name='hybrid', cluster_endpoint='https://k8s.example.net:6443',
                 talos_version=TALOS[contract], kubernetes_version='1.32.3', hostname='vps-0', site='vps')
     spec.update(changes)
     return tr.render(spec, bundle).documents
@@ -159,7 +159,7 @@ def test_every_encryption_secret_of_the_bundle_is_kept_and_rendered(bundle, cont
     assert {key for key in config['cluster'] if key.endswith('EncryptionSecret')} == fields
     worker = document(render(adopted, contract, role='worker'), 'v1alpha1')
     assert not [key for key in worker['cluster'] if key.endswith('EncryptionSecret')]
-    text = tr.render(dict(role='controlplane', cluster_name='hybrid', endpoint='https://k8s.example.net:6443',
+    text = tr.render(dict(role='controlplane', cluster_name='hybrid', cluster_endpoint='https://k8s.example.net:6443',
                           talos_version=TALOS[contract], kubernetes_version='1.32.3'), adopted).text
     assert secrets.bundle_from_machineconfig(text, 'rendered') == adopted
 
@@ -171,7 +171,7 @@ def test_a_bundle_without_an_encryption_secret_is_refused_with_talos_reason(bund
 
 
 def test_a_control_plane_config_without_an_encryption_secret_is_not_adopted(bundle):
-    text = tr.render(dict(role='controlplane', cluster_name='hybrid', endpoint='https://k8s.example.net:6443',
+    text = tr.render(dict(role='controlplane', cluster_name='hybrid', cluster_endpoint='https://k8s.example.net:6443',
                           talos_version='v1.9.6', kubernetes_version='1.32.3'), bundle).text
     text = '\n'.join(line for line in text.splitlines() if 'secretboxEncryptionSecret' not in line)
     with pytest.raises(TalosConfigError, match='has neither cluster.secretboxEncryptionSecret nor '

@@ -19,11 +19,11 @@ import yaml
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import load_talosconfig
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import RetryPolicy
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import RetryPolicy
 
 from . import certs
 
-FAST = RetryPolicy(attempts=3, base=0.01, cap=0.02)
+FAST = RetryPolicy(attempts=3, first=0.01, cap=0.02)
 
 
 def client_for(server, talosconfig, **kwargs):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime
 import os
-import random
 import shutil
 import ssl
 import stat
@@ -19,7 +18,6 @@ import yaml
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api import calls, credentials, tls
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient, split_endpoint
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError, describe_status, quote
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.retry import RetryPolicy
 
 from . import certs
 from .fake_node import allowed_roles
@@ -163,34 +161,6 @@ def test_certificate_inside_its_window_passes():
     credentials.check_validity(info, now=datetime.datetime(2024, 6, 1, tzinfo=UTC))
 
 
-# --- backoff -------------------------------------------------------------------------------------
-
-def test_backoff_doubles_up_to_the_cap():
-    policy = RetryPolicy(attempts=7, base=0.5, cap=4.0)
-    assert [policy.ceiling(retry) for retry in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-
-
-def test_backoff_delays_are_jittered_within_half_to_full_ceiling():
-    policy = RetryPolicy(attempts=6, base=1.0, cap=8.0, rng=random.Random(7))
-    delays = policy.delays()
-    assert len(delays) == 5
-    for retry, delay in enumerate(delays):
-        assert policy.ceiling(retry) / 2 <= delay <= policy.ceiling(retry)
-    assert delays != RetryPolicy(attempts=6, base=1.0, cap=8.0, rng=random.Random(8)).delays()
-
-
-def test_backoff_is_reproducible_with_a_seed():
-    def delays(seed):
-        return RetryPolicy(attempts=4, rng=random.Random(seed)).delays()
-    assert delays(3) == delays(3)
-
-
-@pytest.mark.parametrize('kwargs', [dict(attempts=0), dict(base=-1), dict(base=2, cap=1)])
-def test_backoff_rejects_nonsense(kwargs):
-    with pytest.raises(ValueError):
-        RetryPolicy(**kwargs)
-
-
 # --- error wording -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('status,text,call,reason,fragment', [
@@ -285,10 +255,14 @@ def test_authenticated_mode_needs_credentials():
 
 
 def test_node_metadata_only_when_proxying():
-    assert TalosClient('10.5.0.2', insecure=True, node='10.5.0.3').node is None
+    assert TalosClient('10.5.0.2', insecure=True, node='10.5.0.3')._metadata() is None
     creds = credentials.Credentials(b'', b'', b'', [], [], 'lab', 'cfg')
-    assert TalosClient('10.5.0.2', credentials=creds, node='10.5.0.2').node is None
-    assert TalosClient('10.5.0.2', credentials=creds, node='10.5.0.3').node == '10.5.0.3'
+    assert TalosClient('10.5.0.2', credentials=creds, node='10.5.0.2')._metadata() is None
+    assert TalosClient('10.5.0.2', credentials=creds, node='10.5.0.3')._metadata() == {'node': '10.5.0.3'}
+    # Failing over to another endpoint: a call about the first endpoint is proxied by the second.
+    client = TalosClient(['10.5.0.2', '10.5.0.3'], credentials=creds, node='10.5.0.2')
+    client._current = 1
+    assert client._metadata() == {'node': '10.5.0.2'} and client.target == '10.5.0.2'
 
 
 def test_key_material_goes_to_a_private_directory():

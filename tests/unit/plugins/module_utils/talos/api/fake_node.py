@@ -31,7 +31,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto impor
     machine_grpc, machine_pb2, resource_config_pb2)
 
 # The lab simulator's rules, derived from the interface facts (tests/unit/test_oracle_copies.py checks them).
-ROLES_PATH = os.path.join(os.path.dirname(__file__), *(['..'] * 5), 'lab', 'talos', 'api_roles.json')
+ROLES_PATH = os.path.join(os.path.dirname(__file__), *(['..'] * 6), 'lab', 'talos', 'api_roles.json')
 
 
 def allowed_roles(tag='v1.9.6'):

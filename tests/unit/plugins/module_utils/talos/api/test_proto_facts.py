@@ -23,7 +23,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos import prot
 
 from shared_oracles import SHARED, skip_reason
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..'))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', '..'))
 FACTS_PATH = os.path.join(SHARED, 'reference', 'talos-api-facts.json')
 PROTO_DIR = os.path.dirname(proto_package.__file__)
 PACKAGE = proto_package.__name__
