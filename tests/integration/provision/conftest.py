@@ -29,7 +29,7 @@ def empty_lab(tmp_path_factory):
         lab_command('down', env=env)
         pytest.fail('python -m lab up --empty failed: %s' % (proc.stderr or proc.stdout))
     try:
-        yield EmptyLab(state_dir, dict(state.read_env(os.path.join(state_dir, 'env'))))
+        yield EmptyLab(state_dir, dict(state.read_env(os.path.join(state_dir, 'env'))), env)
     finally:
         lab_command('down', env=env)
 

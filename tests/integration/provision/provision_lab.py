@@ -42,9 +42,10 @@ def _machines():
 class EmptyLab:
     """The lab's env (credentials for the roles and the inventory), its files and its machines vars file."""
 
-    def __init__(self, state_dir, env):
+    def __init__(self, state_dir, env, cli_env):
         self.state_dir = state_dir
         self.env = env
+        self.cli_env = cli_env  # what `python -m lab ...` needs to find this lab (its state folder, prefix, ports)
         self.inventory = os.path.join(state_dir, 'hybrid.yml')
         self.machines = os.path.join(state_dir, 'machines.yml')
         with open(self.machines, 'w', encoding='utf-8') as handle:

@@ -3,11 +3,13 @@ turns them into Talos nodes, and the Talos stages configure them (real hetzner.h
 modules, real gRPC and etcd on the nodes)."""
 # pylint: disable=redefined-outer-name  # pytest fixtures as arguments
 import os
+import socket
 import time
 
 import pytest
 from hcloud import Client
 
+from lab_fixtures import lab_command
 from provision_lab import ROOT, SITE, run
 from lab.talos.userdata import maintenance_history
 
@@ -110,3 +112,26 @@ def test_a_hetzner_server_without_user_data_is_not_configured_in_maintenance_mod
         assert not os.path.exists(os.path.join(empty_lab.node_dir('vps-bare'), 'config.yaml')), 'it was configured'
     finally:
         hc.servers.delete(hc.servers.get_by_name('vps-bare')).wait_until_finished()
+
+
+def test_a_controller_cut_off_the_home_network_manages_the_home_nodes_through_a_vps_control_plane(
+        run_playbook, empty_lab, secrets_dir, built_cluster):  # pylint: disable=unused-argument
+    """AWX in the cloud reaches no home LAN: with every packet from the controller to the home site dropped
+    (nftables in the root namespace), site.yml still converges the whole cluster, every Talos call to a home node
+    going through a Hetzner control plane's apid proxy (endpoint = control plane, node = home node)."""
+    homes = {name: node['address'] for name, node in empty_lab.nodes().items() if name.startswith('home-')}
+    fault = lab_command('fault', 'isolate', '--site', 'home', env=empty_lab.cli_env)
+    assert fault.returncode == 0, fault.stderr
+    try:
+        for name, address in homes.items():
+            with pytest.raises(OSError):  # the block holds: no direct way to the node's Talos API
+                socket.create_connection((address, 50000), timeout=3).close()
+        result = run(run_playbook, SITE, empty_lab, secrets_dir, talos_cluster_api_proxy=True)
+        assert result.rc == 0, result
+        assert total_changed(result) == 0, changed_tasks(result)
+        checked = [task['hosts'] for play in result.data['plays'] for task in play['tasks']
+                   if task['task']['name'] == 'Check that every KubeSpan link between the nodes is up']
+        assert checked and all(not res.get('skipped') for hosts in checked for res in hosts.values())
+    finally:
+        healed = lab_command('heal', env=empty_lab.cli_env)
+        assert healed.returncode == 0, healed.stderr
