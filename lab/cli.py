@@ -53,6 +53,11 @@ def parser():
     up.add_argument('--rate-refill', type=float, default=1.0, help='Hetzner rate-limit refill per second')
     up.add_argument('--pve-time-scale', type=float, default=0.0,
                     help='real seconds per PVE second for task durations (0: tasks finish at once)')
+    up.add_argument('--empty', action='store_true', default=os.environ.get('LAB_EMPTY') == '1',
+                    help='no seed machines: the stand-ins start empty and the Talos nodes follow what the APIs '
+                         'create, start, stop and delete [LAB_EMPTY=1]')
+    up.add_argument('--hcloud-ipv4-pool', default=os.environ.get('LAB_HCLOUD_IPV4_POOL') or None, metavar='NETWORK',
+                    help='hand out public IPv4 addresses from this network first (a second lab) [LAB_HCLOUD_IPV4_POOL]')
     talos_hooks.add_arguments(up)
     commands.add_parser('down', help='stop the stand-ins and remove .lab/')
     commands.add_parser('status', help='show what runs')
@@ -184,8 +189,9 @@ def _configs(args):
     hcloud = {'host': args.host, 'port': args.hcloud_port, 'servers': args.hcloud_servers,
               'tokens': {secrets.token_hex(32): 'rw', secrets.token_hex(32): 'ro'},
               'action_seconds': args.action_seconds, 'rate_limit': args.rate_limit, 'refill': args.rate_refill,
-              'validate': args.validate}
+              'validate': args.validate, 'empty': args.empty, 'ipv4_pool': args.hcloud_ipv4_pool}
     pve = {'host': args.host, 'port': args.pve_port, 'vms': args.pve_vms, 'time_scale': args.pve_time_scale,
+           'empty': args.empty,
            'password': secrets.token_urlsafe(18), 'auditor': 'auditor@pve',
            'tokens': {'root@pam!lab': str(uuid.uuid4()), 'auditor@pve!inventory': str(uuid.uuid4())},
            'cert': state.path('pve.crt'), 'key': state.path('pve.key')}
@@ -223,13 +229,22 @@ def _teardown(keep_logs=False):
     return nodes, stand_ins
 
 
+def _mode(empty):
+    return 'started empty, its nodes follow the APIs' if empty else 'has the seed machines'
+
+
 def _reuse(args):
     """The running lab's (hcloud, pve) configs when all of it runs; a partly running lab is removed first."""
     running = _running_stand_ins()
     hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
+    if len(running) == len(SERVICES) and hcloud and pve and bool(hcloud.get('empty')) != args.empty:
+        print('lab: the running lab %s; replacing it with one that %s' % (_mode(hcloud.get('empty')), _mode(args.empty)),
+              file=sys.stderr)
+        _teardown()
+        return None
     if len(running) == len(SERVICES) and hcloud and pve:
-        print('lab already running (hcloud servers +%d, pve vms +%d); rewriting %s and %s'
-              % (hcloud['servers'], pve['vms'], state.path('env'), state.path('hybrid.yml')))
+        print('lab already running (%s; hcloud servers +%d, pve vms +%d); rewriting %s and %s'
+              % (_mode(hcloud.get('empty')), hcloud['servers'], pve['vms'], state.path('env'), state.path('hybrid.yml')))
         if (args.hcloud_servers, args.pve_vms) != (hcloud['servers'], pve['vms']):
             print('lab: the running lab keeps its seed; run `python -m lab down` first to seed +%d servers, +%d VMs'
                   % (args.hcloud_servers, args.pve_vms), file=sys.stderr)
@@ -279,9 +294,10 @@ def up(args):
             hcloud, pve = reused
         else:
             hcloud, pve = _start_stand_ins(args)
+            seeded = 0 if args.empty else 1
             print('lab up in %.1f s: hcloud http://%s:%d/v1 (%d servers), proxmox https://%s:%d (%d VMs)'
-                  % (time.monotonic() - started, hcloud['host'], hcloud['port'], 2 + args.hcloud_servers,
-                     pve['host'], pve['port'], 3 + args.pve_vms))
+                  % (time.monotonic() - started, hcloud['host'], hcloud['port'], seeded * (2 + args.hcloud_servers),
+                     pve['host'], pve['port'], seeded * (3 + args.pve_vms)))
         record = talos_hooks.up(args)
         env = build_env(hcloud, pve)
         state.write_env(env)

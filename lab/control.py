@@ -50,6 +50,10 @@ class HcloudControl(object):
     def health(self):
         return self.call('GET', '/health')
 
+    def machines(self):
+        """Every server as the hypervisor sees it: id, name, status, ipv4, labels, location and user_data."""
+        return self.call('GET', '/machines')['machines']
+
     def counters(self, agent=None):
         """``{'total': n, 'endpoints': {'METHOD /template': n}}`` since the last reset; ``agent`` keeps only
         requests whose User-Agent contains it (``hcloud.Client(application_name=...)`` sets one)."""

@@ -3,7 +3,8 @@
 Two nodes (``pve1``, ``pve2``) in cluster ``lab``, a ZFS pool storage ``local-zfs``, a Talos template
 VM per node (tag ``talos-template``), the seed VMs ``home-cp-0``, ``home-w-0``, ``home-w-1`` with static
 cloud-init addresses, ``extra`` scale VMs ``lab-pve-NNN``, and two API tokens: ``root@pam!<id>`` with
-every privilege and ``<auditor>!<id>`` holding the built-in ``PVEAuditor`` role on ``/``.
+every privilege and ``<auditor>!<id>`` holding the built-in ``PVEAuditor`` role on ``/``. Started empty
+(``python -m lab up --empty``) it has the nodes, storage, templates and tokens, and no VM to run.
 The guest agent is enabled in the configs but does not answer, as in Talos maintenance mode.
 """
 import asyncio
@@ -43,7 +44,7 @@ def vm_config(vmid, name, tags, memory, cores, disk_gb, ipconfig=None, template=
     return config
 
 
-def seed(pve, tokens, auditor, extra=0):
+def seed(pve, tokens, auditor, extra=0, empty=False):
     from fakepve.shapes import ROLES
     pve.cluster_name = 'lab'
     for node in NODES:
@@ -53,10 +54,10 @@ def seed(pve, tokens, auditor, extra=0):
     for vmid, name, node in TEMPLATES:
         pve.add_vm(vmid, name, node=node, status='stopped', template=True,
                    config=vm_config(vmid, name, 'talos-template', 2048, 2, 10, template=True))
-    for vmid, name, node, tag, address, memory, cores in SEED_VMS:
+    for vmid, name, node, tag, address, memory, cores in () if empty else SEED_VMS:
         pve.add_vm(vmid, name, node=node, status='running',
                    config=vm_config(vmid, name, tag, memory, cores, 32, 'ip=%s/24,gw=10.10.0.1' % address))
-    for index in range(1, extra + 1):
+    for index in range(1, 0 if empty else extra + 1):
         vmid = EXTRA_VMID + index
         address = '10.11.%d.%d' % (index // 250, index % 250 + 2)
         pve.add_vm(vmid, 'lab-pve-%03d' % index, node=NODES[index % 2], status='running',
@@ -72,7 +73,7 @@ async def serve(config):
     from lab.pve_resize import LabPve
     pve = LabPve(user='root@pam', password=config['password'], host=config['host'], port=config['port'])
     pve.time_scale = config.get('time_scale', 0.0)
-    seed(pve, config['tokens'], config['auditor'], config.get('vms', 0))
+    seed(pve, config['tokens'], config['auditor'], config.get('vms', 0), config.get('empty', False))
     await pve.start(config['cert'], config['key'])
     print('pve stand-in listening on %s' % pve.url, flush=True)
     await asyncio.Event().wait()

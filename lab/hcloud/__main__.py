@@ -18,8 +18,9 @@ def main(argv=None):
         config = json.load(handle)
     lab = Lab(tokens=config['tokens'], action_seconds=config.get('action_seconds', 0.5),
               capacity=config.get('rate_limit', 3600), refill=config.get('refill', 1.0),
-              validate=config.get('validate', False))
-    seed(lab.store, config.get('servers', 0))
+              validate=config.get('validate', False), ipv4_pool=config.get('ipv4_pool'))
+    if not config.get('empty'):
+        seed(lab.store, config.get('servers', 0))
     server = make_server(lab, config.get('host', '127.0.0.1'), config['port'])
     print('hcloud stand-in listening on http://%s:%d/v1' % server.server_address[:2], flush=True)
     try:

@@ -6,7 +6,7 @@ import hashlib
 from .routes import route
 from .store import ApiError, check_labels, invalid_input, not_found
 
-ACTION_SCOPES = ('servers', 'firewalls', 'networks')
+ACTION_SCOPES = ('servers', 'firewalls', 'networks', 'primary_ips')
 
 
 # ------------------------------------------------------------------ placement groups

@@ -7,7 +7,10 @@ at load time: the response keys ``4xx``/``5xx`` become ``4XX``/``5XX``, and Open
 ``nullable: true`` becomes the 3.1 form (``anyOf: [..., {type: 'null'}]``), without which a real
 ``"error": null`` in an action is rejected. A third rewrite follows the description's own words:
 fields documented as "ID or name" accept an integer ID as well as a name, as the real API does
-and as the ``hcloud`` library sends them.
+and as the ``hcloud`` library sends them. A fourth one too: creating a Primary IP documents
+``location``, ``datacenter`` and ``assignee_id``/``assignee_type`` as mutually exclusive, yet lists
+``assignee_type`` as required; it is required only with ``assignee_id``, and the ``hcloud`` library
+sends it only then.
 """
 import json
 import urllib.parse
@@ -53,9 +56,17 @@ def _id_or_name(node):
     return node
 
 
+def _primary_ip_location(spec):
+    """``assignee_type`` goes with ``assignee_id`` only, as the request's own description says (module docstring)."""
+    schema = spec.get('components', {}).get('schemas', {}).get('create_primary_ip_request')
+    if schema and 'assignee_type' in schema.get('required', ()):
+        schema['required'] = [name for name in schema['required'] if name != 'assignee_type']
+    return spec
+
+
 def preprocess(spec):
     """The description in the form openapi-core validates correctly (see the module docstring)."""
-    spec = _nullable(_id_or_name(spec))
+    spec = _nullable(_id_or_name(_primary_ip_location(spec)))
     spec['openapi'] = '3.1.0'
     for item in spec['paths'].values():
         for operation in item.values():

@@ -1,8 +1,12 @@
-"""Servers: create, get, list, update, delete, power actions, networks and placement groups."""
+"""Servers: create, get, list, update, delete, power actions, networks and placement groups.
+
+A server keeps the ``user_data`` it was created with (at most 32 KiB, as the API documents): the API
+never shows it again, but the lab's machines read it as Talos reads it from the metadata service.
+"""
 import ipaddress
 import secrets
 
-from . import firewalls as fw, misc
+from . import firewalls as fw, misc, primary_ips
 from .routes import route
 from .store import ApiError, check_labels, check_name, invalid_input, not_found
 
@@ -15,6 +19,7 @@ POWER = {
     'reset': ('reset_server', 'running', 'running'),
 }
 SPREAD_LIMIT = 10
+USER_DATA_LIMIT = 32 * 1024
 
 
 def find_by_name_or_id(items, value, field):
@@ -45,7 +50,7 @@ def render(store, server):
             'ipv4': {'id': server['ipv4_id'], 'ip': server['ipv4'], 'blocked': False,
                      'dns_ptr': 'static.%s.clients.your-server.de' % '.'.join(reversed(server['ipv4'].split('.')))}
             if server['ipv4'] else None,
-            'ipv6': {'id': server['ipv4_id'] + 1000000, 'ip': server['ipv6'], 'blocked': False, 'dns_ptr': []}
+            'ipv6': {'id': 90000000 + server['id'], 'ip': server['ipv6'], 'blocked': False, 'dns_ptr': []}
             if server['ipv6'] else None,
             'floating_ips': [],
             'firewalls': [{'id': fid, 'status': 'applied'} for fid in fw.firewalls_of(store, server)],
@@ -125,14 +130,22 @@ def create_server(store, body, start=True):
         firewall_ids.append(fid)
     if body.get('placement_group') is not None:
         _placement(store, body['placement_group'])
+    user_data = body.get('user_data')
+    if user_data is not None and not isinstance(user_data, str):
+        raise invalid_input('user_data', 'must be a string')
+    if user_data is not None and len(user_data.encode('utf-8')) > USER_DATA_LIMIT:
+        raise invalid_input('user_data', 'is limited to 32 KiB (%d bytes given)' % len(user_data.encode('utf-8')))
     public = body.get('public_net') or {}
+    if public.get('ipv4') is not None and not public.get('enable_ipv4', True):
+        raise invalid_input('public_net', 'ipv4 is given but enable_ipv4 is false')
     sid = store.new_id()
-    ipv4, serial = store.public_ipv4() if public.get('enable_ipv4', True) else (None, None)
     server = {'id': sid, 'name': name, 'status': 'initializing', 'created': store.now(), 'labels': labels,
-              'server_type': stype, 'image': image, 'datacenter': datacenter, 'ipv4': ipv4,
-              'ipv4_id': 90000000 + (serial or sid), 'ipv6': ('2001:db8:%x::/64' % (sid & 0xffff))
-              if public.get('enable_ipv6', True) else None,
-              'private_net': [], 'placement_group': body.get('placement_group'), 'ssh_keys': [k['id'] for k in keys]}
+              'server_type': stype, 'image': image, 'datacenter': datacenter, 'ipv4': None, 'ipv4_id': None,
+              'ipv6': ('2001:db8:%x::/64' % (sid & 0xffff)) if public.get('enable_ipv6', True) else None,
+              'private_net': [], 'placement_group': body.get('placement_group'), 'ssh_keys': [k['id'] for k in keys],
+              'user_data': user_data}
+    if public.get('enable_ipv4', True):
+        primary_ips.take_for_server(store, server, public.get('ipv4'))
     store.servers[sid] = server
     for network in networks:
         attach(store, server, network)
@@ -158,6 +171,7 @@ def create_server(store, body, start=True):
 
 def delete_server(store, server):
     sid = server['id']
+    primary_ips.release_for(store, server)
     del store.servers[sid]
     for firewall in store.firewalls.values():
         firewall['applied_to'] = [a for a in firewall['applied_to']

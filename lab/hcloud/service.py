@@ -10,12 +10,12 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import OracleMissing, firewalls, misc, networks, openapi_missing, servers
+from . import OracleMissing, firewalls, misc, networks, openapi_missing, primary_ips, servers
 from .routes import Request, resolve
 from .store import ApiError, Store
 
 # Importing these modules registers their routes.
-RESOURCE_MODULES = (firewalls, misc, networks, servers)
+RESOURCE_MODULES = (firewalls, misc, networks, primary_ips, servers)
 
 PREFIX = '/v1'
 CONTROL = '/__lab__'
@@ -60,9 +60,9 @@ class Bucket(object):
 class Lab(object):
     """Everything the request handler shares: the store, tokens, bucket, faults, counters, oracle."""
 
-    def __init__(self, tokens, action_seconds=0.5, capacity=3600, refill=1.0, validate=False):
+    def __init__(self, tokens, action_seconds=0.5, capacity=3600, refill=1.0, validate=False, ipv4_pool=None):
         self.lock = threading.Lock()
-        self.store = Store(action_seconds=action_seconds)
+        self.store = Store(action_seconds=action_seconds, ipv4_pool=ipv4_pool)
         self.tokens = dict(tokens)  # token -> 'rw' or 'ro'
         self.bucket = Bucket(capacity, refill)
         self.faults = []
@@ -263,6 +263,13 @@ class Handler(BaseHTTPRequestHandler):
     def _control_answer(lab, method, path, spec, query):
         if path == '/health':
             return 200, {'ok': True, 'servers': len(lab.store.servers)}
+        if path == '/machines':
+            # What the hypervisor knows and the API never shows again: the lab's machines boot from it.
+            lab.store.tick()
+            return 200, {'machines': [
+                {'id': s['id'], 'name': s['name'], 'status': s['status'], 'ipv4': s['ipv4'], 'labels': dict(s['labels']),
+                 'location': s['datacenter']['location']['name'], 'user_data': s['user_data']}
+                for s in sorted(lab.store.servers.values(), key=lambda s: s['id'])]}
         if path == '/counters':
             # ?agent=TEXT counts only the requests whose User-Agent contains TEXT (one client among several).
             agent = query.get('agent', '')

@@ -6,6 +6,7 @@ time has come and applies their effects (a server becomes ``running`` when ``sta
 succeeds, ...). That keeps the state deterministic without background threads.
 """
 import datetime
+import ipaddress
 import itertools
 import re
 import time
@@ -69,11 +70,14 @@ def check_name(name, field='name'):
 
 
 class Store(object):
-    def __init__(self, action_seconds=0.5, clock=time.time):
+    def __init__(self, action_seconds=0.5, clock=time.time, ipv4_pool=None):
         self.clock = clock
         self.action_seconds = action_seconds
         self.catalog = catalog.build()
+        # A second lab hands out public addresses from a network of its own (LAB_HCLOUD_IPV4_POOL).
+        self._pool = iter(ipaddress.ip_network(ipv4_pool).hosts()) if ipv4_pool else None
         self.servers = {}
+        self.primary_ips = {}
         self.networks = {}
         self.firewalls = {}
         self.placement_groups = {}
@@ -152,6 +156,10 @@ class Store(object):
         and the Talos node simulator puts the VPS nodes at these addresses.
         """
         serial = next(self._ip_serial)
+        if self._pool is not None:
+            address = next(self._pool, None)
+            if address is not None:
+                return str(address), serial
         if serial <= 762:
             block, host = divmod(serial - 1, 254)
             return '%s.%d' % (('203.0.113', '198.51.100', '192.0.2')[block], host + 1), serial

@@ -5,10 +5,15 @@ Proxmox stand-ins answer (their addresses are the nodes' addresses) and raises `
 they cannot start (having stopped its own), ``down()``, ``status()`` and ``recorded_nodes()``.
 """
 import os
+import subprocess
 import sys
+import time
 
-from .. import ROOT, state
-from . import DEFAULT_VERSION, TALOS_VERSIONS, faults, launcher, netns, topology
+from .. import ROOT, process, state
+from . import DEFAULT_VERSION, TALOS_VERSIONS, faults, launcher, machines, netns, topology
+
+MACHINES = 'machines'
+MACHINES_POLL = float(os.environ.get('LAB_MACHINES_POLL') or 0.3)
 
 
 class NodesError(Exception):
@@ -35,9 +40,13 @@ def add_arguments(parser):
 
 
 def up(args):
-    """Start the nodes; print one line. Returns the record (or None with --no-talos)."""
+    """Start the nodes; print one line. Returns the record (or None with --no-talos).
+
+    A lab started ``--empty`` has no seed machines: its nodes follow the APIs (lab/talos/machines.py)."""
     if getattr(args, 'no_talos', False):
         return None
+    if getattr(args, 'empty', False):
+        return _start_machines(args)
     if state.STATE_DIR != os.path.join(ROOT, '.lab') and not os.environ.get('LAB_NETNS_PREFIX'):
         # The main lab's namespaces, bridges and addresses are taken: a second lab needs its own.
         print('lab: no Talos nodes in this second lab (%s): set LAB_NETNS_PREFIX and LAB_TALOS_REMAP to give it '
@@ -52,6 +61,74 @@ def up(args):
     listed = ', '.join('%s %s' % (n['name'], n['address']) for n in record['nodes']) or 'none'
     print('talos nodes: %s; list in %s' % (listed, state.path(launcher.NODES_FILE)))
     return record
+
+
+# ----------------------------------------------------------------------------- a lab that follows the APIs
+
+def _machines_pid():
+    try:
+        with open(state.path(MACHINES + '.pid'), encoding='ascii') as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def machines_running():
+    """The pid of this lab's hypervisor (lab/talos/machines.py) when it runs, else None."""
+    pid = _machines_pid()
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            return pid if b'lab.talos.machines' in handle.read() else None
+    except (OSError, TypeError):
+        return None
+
+
+def _start_machines(args):
+    """Start the hypervisor and wait until it serves the metadata service and wrote the (empty) node record."""
+    if machines_running():
+        record = launcher.read_nodes()
+        print('talos nodes follow the APIs (running: %s)' % (', '.join(n['name'] for n in record['nodes']) or 'none'))
+        return record
+    hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
+    token_id, secret = next((k, v) for k, v in pve['tokens'].items() if k.startswith('root@pam!'))
+    config = {'state_dir': state.STATE_DIR, 'prefix': os.environ.get('LAB_NETNS_PREFIX', 'lab-'),
+              'remap': os.environ.get('LAB_TALOS_REMAP', ''), 'version': args.talos_version,
+              'reboot_seconds': args.talos_reboot_seconds, 'poll': MACHINES_POLL,
+              'hcloud_control': 'http://%s:%d/__lab__' % (hcloud['host'], hcloud['port']),
+              'pve': {'host': pve['host'], 'port': pve['port'], 'token_id': token_id, 'secret': secret,
+                      'ca': state.path('ca.crt')}}
+    if args.talos_node_version:
+        raise NodesError('--talos-node-version names seed nodes; a lab started --empty has none (use --talos-version)')
+    # Nodes of a hypervisor that died go with their network; their disks stay, and they boot again below.
+    launcher.down()
+    path = state.write_json(MACHINES + '.json', config)
+    log = os.open(state.path(MACHINES + '.log'), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen([sys.executable, '-m', 'lab.talos.machines', path], cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        os.close(log)
+    state.write_private(MACHINES + '.pid', '%d\n' % proc.pid)
+    deadline = time.monotonic() + launcher.READY_TIMEOUT
+    while launcher.read_nodes() is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_machines()
+            raise NodesError('the lab hypervisor (lab/talos/machines.py) did not start; see %s'
+                             % state.path(MACHINES + '.log'))
+        time.sleep(0.05)
+    print('talos nodes follow the APIs: a server or VM that runs is a node (%s)' % state.path(MACHINES + '.log'))
+    return launcher.read_nodes()
+
+
+def stop_machines():
+    """Stop the hypervisor first, so that it starts nothing while the nodes go; returns True if it ran."""
+    pid = machines_running()
+    if pid:
+        process.stop_group(pid, 10)
+    record = launcher.read_nodes()
+    if record and record.get('follows_apis'):
+        machines.remove_redirect(record['prefix'])
+    return bool(pid)
 
 
 def append_env(record):
@@ -69,10 +146,14 @@ def append_env(record):
 
 
 def recorded_nodes():
-    """(running, recorded) node counts of this lab's node record; None when there is no record."""
+    """(running, recorded) node counts of this lab's node record; None when there is no record.
+
+    A lab that follows the APIs counts as running while its hypervisor does (it may have no node yet)."""
     record = launcher.read_nodes()
     if not record:
         return None
+    if record.get('follows_apis') and not machines_running():
+        return 0, len(record.get('nodes', ())) + 1
     return len(launcher.running(record)), len(record.get('nodes', ()))
 
 
@@ -96,6 +177,7 @@ def run_command(args):
 
 
 def down():
+    stop_machines()
     record = launcher.read_nodes()
     if record and record.get('prefix'):
         faults.clear(record)  # the fault table and the delay relay go with the lab
@@ -109,6 +191,10 @@ def status():
     if not record:
         return True
     lines, healthy = launcher.describe(record)
+    if record.get('follows_apis'):
+        pid = machines_running()
+        lines.insert(0, 'machines %s  nodes follow the APIs' % ('running  pid %-7d' % pid if pid else 'stopped'))
+        healthy = healthy and pid is not None
     for line in lines:
         print(line)
     return healthy

@@ -15,6 +15,7 @@ nodes that ``fault stop`` powered off.
 | ``closed --site SITE`` | drop new UDP 51820 towards SITE from the other site (a closed firewall; with ``nat``: both sides closed) |
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
 | ``workload NS/NAME --mode crash|fail|pending`` | a Kubernetes workload's pods crash, its Job fails, or its pods stay Pending (lab/kube/faults.py) |
+| ``isolate --site SITE`` | the controller (the root namespace) reaches no node of SITE, as AWX in the cloud reaches no home LAN; traffic between the sites is untouched |
 """
 import errno
 import ipaddress
@@ -90,6 +91,14 @@ def closed(record, site):
     _rules(record, ['forward iifname "%s" oifname "%s" udp dport %d ct state new drop'
                     % (_bridge(record, _other(site)), _bridge(record, site), PORT)])
     forget_flows(record)
+
+
+def isolate(record, site):
+    """Drop what the root namespace itself sends to SITE's nodes (the output hook): the controller must then go
+    through a node of the other site, whose traffic to SITE is forwarded and passes."""
+    table = _ensure_table(record)
+    _nft('add chain inet %s output { type filter hook output priority 0; policy accept; }\n' % table)
+    _rules(record, ['output oifname "%s" drop' % _bridge(record, site)])
 
 
 def nat(record, forward=None):
@@ -188,7 +197,8 @@ def heal(state_dir=None):
         forget_flows(record)
     alive = launcher.running(record, state_dir)
     stopped = [n['name'] for n in record['nodes'] if n['name'] not in alive]
-    if stopped and alive:  # launcher.up with nodes running only starts the stopped ones
+    # launcher.up with nodes running only starts the stopped ones; in a lab that follows the APIs the hypervisor does.
+    if stopped and alive and not record.get('follows_apis'):
         launcher.up(state_dir)
     return stopped
 
@@ -205,6 +215,7 @@ def add_parsers(commands):
     kinds.add_parser('nat', help='put the home site behind NAT').add_argument('--forward', metavar='NODE', help='forward 51820/udp to this home node')
     kinds.add_parser('closed', help='close inbound 51820/udp of a site').add_argument('--site', choices=SITES, required=True)
     kinds.add_parser('stop', help='power a node off').add_argument('node')
+    kinds.add_parser('isolate', help="cut the controller off a site's nodes").add_argument('--site', choices=SITES, required=True)
     kube_faults.add_parser(kinds)  # workloads: crash, fail, pending (lab/kube/faults.py)
     commands.add_parser('heal', help='remove every fault and start stopped nodes')
 
@@ -234,6 +245,8 @@ def run(args):
             closed(record, args.site)
         elif args.fault == 'stop':
             launcher.stop_node(args.node)
+        elif args.fault == 'isolate':
+            isolate(record, args.site)
     except (FaultError, launcher.LaunchError) as exc:
         raise SystemExit('lab: %s' % exc) from None
     print('fault %s in place' % args.fault)

@@ -81,15 +81,26 @@ def settings(node):
     return {'mtu': int(section.get('mtu') or DEFAULT_MTU)}
 
 
+def whole_second(epoch):
+    """``epoch`` at the resolution of ``wg show latest-handshakes`` (whole seconds, rounded down)."""
+    return float(int(epoch))
+
+
 def state_of(since_handshake, since_change, last_used):
-    """Talos' peer state (adapters/kubespan/peer_status.go); ages in seconds, None = never."""
+    """Talos' peer state (adapters/kubespan/peer_status.go); ages in seconds, None = never.
+
+    Talos asks whether the last handshake came after the last endpoint change, in nanoseconds. ``wg show``
+    gives the handshake in whole seconds only, so the caller passes the change's age at that resolution too
+    (``whole_second``) and a handshake in the same second counts as after it: otherwise a handshake right
+    after the change reads as older than it, the peer turns ``down`` 15 s later and stays so until the next
+    handshake, up to 2 minutes away (WireGuard's rekey), though the tunnel works."""
     never = float('inf')
     handshake = never if since_handshake is None else since_handshake
     change = never if since_change is None else since_change
     if change < ENDPOINT_CONNECTION_TIMEOUT:
-        state = 'up' if handshake < change else 'unknown'
+        state = 'up' if handshake <= change else 'unknown'
     elif change < PEER_DOWN_INTERVAL:
-        state = 'up' if handshake < change else 'down'
+        state = 'up' if handshake <= change else 'down'
     else:
         state = 'up' if handshake < PEER_DOWN_INTERVAL else 'down'
     if state == 'down' and last_used is None:
@@ -289,7 +300,7 @@ class Manager:
         return result
 
     def _sync_peers(self):
-        """Follow the registry; True when a peer was added (its first endpoint is set at once)."""
+        """Follow the registry; True when a peer was added (with its first endpoint)."""
         entries = self.registry()
         added = False
         for key in set(self.peers) - set(entries):
@@ -302,8 +313,15 @@ class Manager:
                 continue
             peer = self.peers[key] = Peer(entry)
             added = True
-            _run('wg', 'set', INTERFACE, 'peer', key, 'allowed-ips', '%s/128' % peer.address,
-                 'persistent-keepalive', str(keepalive_seconds()))
+            command = ['wg', 'set', INTERFACE, 'peer', key, 'allowed-ips', '%s/128' % peer.address,
+                       'persistent-keepalive', str(keepalive_seconds())]
+            first = next_endpoint(peer.endpoints, None, None)
+            if first is not None:
+                # The peer comes with its endpoint in one call, as in Talos: a handshake the peer starts
+                # (it may be dialling us already) cannot complete before the change it is compared with.
+                peer.last_used, peer.last_change = first, time.time()
+                command += ['endpoint', first]
+            _run(*command)
             _run('ip', '-6', 'route', 'replace', '%s/128' % peer.address, 'dev', INTERFACE)
         return added
 
@@ -321,7 +339,7 @@ class Manager:
             current = None if current == '(none)' else current
             handshake = int((handshakes.get(key) or ['0'])[0]) or None
             state = state_of(None if handshake is None else now - handshake,
-                             None if peer.last_change is None else now - peer.last_change, peer.last_used)
+                             None if peer.last_change is None else now - whole_second(peer.last_change), peer.last_used)
             if state == 'down' or peer.last_used is None:
                 chosen = next_endpoint(peer.endpoints, peer.last_used, current)
                 if chosen is not None:

@@ -126,6 +126,49 @@ def create(nodes):
         _ip(batch='\n'.join(inner) + '\n', netns=node['netns'])
 
 
+def ensure_bridge(bridge, addresses=()):
+    """Create ``bridge`` when missing (up) and give it each of ``addresses`` it lacks (``a.b.c.d/len``)."""
+    _set_forwarding()
+    links = {link['ifname']: link for link in _json('addr', 'show')}
+    lines = []
+    if bridge not in links:
+        lines += ['link add %s type bridge' % bridge, 'link set %s up' % bridge]
+        present = set()
+    else:
+        present = {'%s/%s' % (info['local'], info['prefixlen']) for info in links[bridge].get('addr_info', ())
+                   if info.get('family') == 'inet'}
+    lines += ['address add %s dev %s' % (address, bridge) for address in addresses if address not in present]
+    if lines:
+        _ip(batch='\n'.join(lines) + '\n')
+
+
+def add_node(node):
+    """One node's namespace, veth and addresses, on a bridge that exists (a machine that just booted)."""
+    remove_node(node)  # what a node of this name left behind; the shared bridge stays
+    if node['veth'] in {link['ifname'] for link in _json('link', 'show')}:
+        _ip('link', 'delete', node['veth'])
+    root = ['netns add %s' % node['netns'],
+            'link add %s type veth peer name eth0 netns %s' % (node['veth'], node['netns']),
+            'link set %s master %s up' % (node['veth'], node['bridge'])]
+    if node['prefixlen'] == 32:
+        root.append('route replace %s/32 dev %s' % (node['address'], node['bridge']))
+    _ip(batch='\n'.join(root) + '\n')
+    inner = ['link set lo up', 'address add %s/%d dev eth0' % (node['address'], node['prefixlen']), 'link set eth0 up']
+    if node['prefixlen'] == 32:
+        inner += ['route add %s dev eth0' % node['gateway'], 'route add default via %s dev eth0 onlink' % node['gateway']]
+    else:
+        inner.append('route add default via %s dev eth0' % node['gateway'])
+    _ip(batch='\n'.join(inner) + '\n', netns=node['netns'])
+
+
+def remove_node(node):
+    """Undo ``add_node``: the namespace (its veth goes with it) and the host route to a /32 node."""
+    if node['netns'] in existing_namespaces():
+        _ip('netns', 'delete', node['netns'])
+    if node['prefixlen'] == 32:
+        _ip('route', 'del', '%s/32' % node['address'], 'dev', node['bridge'], check=False)
+
+
 def destroy(netns_names, bridges):
     """Remove namespaces (their veth ends go with them) and bridges; missing ones are fine."""
     present = existing_namespaces()

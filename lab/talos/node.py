@@ -16,7 +16,7 @@ from grpclib.encoding.proto import ProtoCodec
 from grpclib.server import Server
 
 from ..kube import agent as kube_agent
-from . import api, kubespan, machine
+from . import api, kubespan, machine, userdata
 
 LOG = logging.getLogger('lab.talos')
 
@@ -62,6 +62,8 @@ class ServerControl:
                 await asyncio.sleep(1)
         self.server = _Server(api.handlers(self.node, self.rules), codec=ProtoCodec())
         await self.server.start(self.node.address, self.node.cfg['port'], ssl=self.context, reuse_address=True)
+        if self.node.maintenance:
+            userdata.note_maintenance(self.node)
         LOG.info('serving the Talos API (%s) on %s:%d', 'maintenance' if self.node.maintenance else 'mTLS',
                  self.node.address, self.node.cfg['port'])
 
@@ -79,6 +81,7 @@ class ServerControl:
 
 async def run(config):
     node = machine.Node(config)
+    userdata.boot(node)  # a cloud server's config comes from the metadata service, as on Hetzner
     control = ServerControl(node, api.load_rules())
     node.server_control = control
     node.publish()

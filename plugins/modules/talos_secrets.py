@@ -14,8 +14,9 @@ description:
     C(talosctl) can read it too.
   - When O(path) is missing, the bundle is generated (an Ed25519 OS CA, ECDSA P-256 etcd, Kubernetes and
     aggregator CAs valid for ten years, an RSA-4096 service-account key for config contracts from v1.7 on,
-    tokens in Talos' formats), or adopted from an existing bundle file (O(adopt_from)) or rebuilt from an
-    existing control-plane machine config (O(adopt_from_machineconfig)).
+    tokens in Talos' formats), or adopted from an existing bundle file (O(adopt_from)), rebuilt from an
+    existing control-plane machine config (O(adopt_from_machineconfig)) or from the config a running control
+    plane runs, read over the Talos API (O(adopt_from_cluster)).
   - An existing bundle is never regenerated or overwritten. It is checked (fields, token formats, every CA
     certificate against its key, file mode 0600); when an adoption source is given and holds different
     secrets, the module fails instead of replacing anything.
@@ -23,6 +24,9 @@ description:
   - No secret value appears in the result, a diff, a warning or an error.
 author:
   - hybridops.talos maintainers (@hybridops)
+extends_documentation_fragment:
+  - hybridops.talos.talos_api
+  - hybridops.talos.talos_api.action_group
 requirements:
   - cryptography
   - PyYAML
@@ -58,6 +62,20 @@ options:
       - An existing control-plane machine config to rebuild the bundle from when O(path) is missing, for a
         cluster whose secrets were made elsewhere. A worker config is refused (it holds no CA keys).
     type: path
+  adopt_from_cluster:
+    description:
+      - Rebuild the bundle from the machine config the control plane O(node) runs, read over the Talos API with the
+        C(os:admin) certificate of O(talosconfig), as C(talosctl gen secrets --from-controlplane-config) does from a
+        file. When O(path) exists, it must hold exactly those secrets, or the module fails.
+      - Never generates a new bundle. A cluster that cannot be read is a failure, not a reason to make new CAs.
+      - Reading the bundle back changes nothing in the cluster, so it reports RV(ignore:changed=false).
+    type: bool
+    default: false
+  node:
+    description:
+      - The Talos API address of a control plane, V(host) or V(host:port), for O(adopt_from_cluster); reached
+        directly, or through O(endpoints) when they are given. A worker is refused (its config holds no CA keys).
+    type: str
   age_recipients:
     description:
       - age recipients (public keys) to encrypt the bundle for at rest. Needs the C(age) binary.
@@ -78,10 +96,6 @@ attributes:
   idempotent:
     support: full
     description: A second run finds the bundle and reports RV(ignore:changed=false).
-  action_group:
-    support: none
-    description: It does not reach the Talos API, so it is in no action group.
-    membership: []
 notes:
   - Keep the bundle out of version control; back it up encrypted (it can rebuild every node config).
 seealso:
@@ -99,6 +113,13 @@ EXAMPLES = r"""
   hybridops.talos.talos_secrets:
     path: ~/.local/share/hybridops-talos/adopted/secrets.yaml
     adopt_from_machineconfig: "{{ playbook_dir }}/adopt/vps-0-controlplane.yaml"
+
+- name: Read the bundle back from the running cluster (a job that has only the admin talosconfig)
+  hybridops.talos.talos_secrets:
+    path: ~/.local/share/hybridops-talos/hybrid/secrets.yaml
+    adopt_from_cluster: true
+    node: 203.0.113.10
+    talosconfig: "{{ lookup('ansible.builtin.env', 'TALOSCONFIG') }}"
 
 - name: Adopt a bundle made by talosctl gen secrets, stored encrypted with age
   hybridops.talos.talos_secrets:
@@ -153,6 +174,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils._talos import file
 from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets as talos_secrets
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.contracts import parse_version
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.errors import TalosConfigError
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, Connection
 
 
 def redacted_layout(bundle):
@@ -168,14 +190,23 @@ def build(module):
         data = files.read_file(params['adopt_from_machineconfig'], 'machine config', private=False,
                                age_identity=params['age_identity'])
         return talos_secrets.bundle_from_machineconfig(data, params['adopt_from_machineconfig']), 'machineconfig'
+    if params['adopt_from_cluster']:
+        return from_cluster(params), 'cluster'
     return talos_secrets.generate_bundle(parse_version(params['contract'], 'contract')[:2]), 'generated'
+
+
+def from_cluster(params):
+    """The bundle in the config the control plane ``node`` runs (COSI MachineConfig, os:admin only)."""
+    with Connection(params) as connection:
+        data = connection.client(params['node']).running_config()
+    return talos_secrets.bundle_from_machineconfig(data, 'the config running on %s' % params['node'])
 
 
 def ensure_bundle(module):
     params = module.params
     path = params['path']
     result = {'changed': False, 'path': path}
-    adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'])
+    adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'] or params['adopt_from_cluster'])
     if os.path.exists(path):
         files.check_secrets_folder(path, 'secrets bundle')
         files.check_private_file(path, 'secrets bundle')
@@ -210,8 +241,10 @@ def ensure_bundle(module):
         if encrypted:
             data = files.age_encrypt(data, params['age_recipients'], 'secrets bundle %s' % path)
         files.write_private_file(path, data, 'secrets bundle', strict_dir=True)
-    result.update(changed=True, source=source, encrypted=encrypted, verified=True, cas=talos_secrets.ca_summary(bundle))
-    if module._diff:
+    # A copy of what the cluster already runs with changes nothing in the cluster (see adopt_from_cluster).
+    result.update(changed=source != 'cluster', source=source, encrypted=encrypted, verified=True,
+                  cas=talos_secrets.ca_summary(bundle))
+    if module._diff and source != 'cluster':
         result['diff'] = {'before': '', 'after': redacted_layout(bundle), 'before_header': '%s (absent)' % path,
                           'after_header': path}
     return result
@@ -227,8 +260,12 @@ def main():
             adopt_from_machineconfig=dict(type='path'),
             age_recipients=dict(type='list', elements='str', default=[]),
             age_identity=dict(type='path', no_log=False),
+            adopt_from_cluster=dict(type='bool', default=False),
+            node=dict(type='str'),
+            **CONNECTION_ARGS
         ),
-        mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig')],
+        mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig', 'adopt_from_cluster')],
+        required_if=[('adopt_from_cluster', True, ('node',))],
         supports_check_mode=True,
     )
     requires(module, 'cryptography', 'PyYAML')

@@ -17,7 +17,8 @@ SEED = {'vps-0': '203.0.113.1', 'vps-1': '203.0.113.2', 'home-cp-0': '10.10.0.10
 # Each example file and the test that runs it; a new example needs a test here.
 COVERED = {'inventory/seed.yml': 'test_seed_inventory_converges_the_lab_with_site_yml',
            'inventory/prod.hybrid.yml': 'test_hybrid_source_reads_the_lab_with_credentials_from_the_environment',
-           'lab-vars.yml': 'test_seed_inventory_converges_the_lab_with_site_yml'}
+           'lab-vars.yml': 'test_seed_inventory_converges_the_lab_with_site_yml',
+           'lab-machines.yml': 'test_lab_machines_is_the_plan_the_provisioning_tests_build'}
 
 
 def _inventory(source, env=None):
@@ -73,3 +74,20 @@ def test_seed_inventory_converges_the_lab_with_site_yml(lab_env, run_playbook):
     assert run.rc == 0, run
     assert sorted(host for host in run.stats if host in SEED) == sorted(SEED)
     assert all(run.stats[host]['failures'] == 0 and run.stats[host]['unreachable'] == 0 for host in SEED)
+
+
+def test_lab_machines_is_the_plan_the_provisioning_tests_build():
+    """make demo builds examples/lab-machines.yml in the main lab; tests/integration/provision builds the same plan,
+    moved into its own networks, from empty stand-ins (and checks the machines, nodes and firewall it makes)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    path = os.path.join(ROOT, 'tests', 'integration', 'provision', 'provision_lab.py')
+    spec = importlib.util.spec_from_file_location('provision_lab_for_examples', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(EXAMPLES, 'lab-machines.yml'), encoding='utf-8') as handle:
+        plan = yaml.safe_load(handle)
+    moved = module.MACHINES
+    assert [(s['name'], s['role']) for s in plan['hcloud_nodes_servers']] == [(s['name'], s['role']) for s in moved['hcloud_nodes_servers']]
+    assert [(v['name'], v['role'], v['vmid'], v['ip'].rsplit('.', 1)[1]) for v in plan['proxmox_nodes_vms']] == [
+        (v['name'], v['role'], v['vmid'], v['ip'].rsplit('.', 1)[1]) for v in moved['proxmox_nodes_vms']]

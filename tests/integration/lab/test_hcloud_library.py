@@ -238,3 +238,43 @@ def test_rate_limit_headers_come_from_the_bucket(lab_env):
     assert answer.headers['RateLimit-Limit'] == '3600'
     assert 0 < int(answer.headers['RateLimit-Remaining']) < 3600
     assert int(answer.headers['RateLimit-Reset']) > 0
+
+
+def test_a_primary_ip_exists_before_its_server_and_outlives_it(hcloud_rw, hcloud_control, agent):
+    from hcloud.servers.domain import ServerCreatePublicNetwork  # pylint: disable=import-outside-toplevel
+    created = hcloud_rw.primary_ips.create(type='ipv4', name=agent + '-ipv4', location=Location(name='nbg1'),
+                                           labels={'test': agent})
+    primary = created.primary_ip
+    assert primary.ip and primary.assignee_id is None and primary.auto_delete is False
+    result = hcloud_rw.servers.create(name=agent, server_type=ServerType(name='cx23'), image=Image(name='debian-12'),
+                                      location=Location(name='nbg1'), user_data='#cloud-config\n',
+                                      public_net=ServerCreatePublicNetwork(ipv4=primary, enable_ipv6=False))
+    _wait(result)
+    server = hcloud_rw.servers.get_by_id(result.server.id)
+    assert server.public_net.ipv4.ip == primary.ip and server.public_net.primary_ipv4.id == primary.id
+    assert hcloud_rw.primary_ips.get_by_id(primary.id).assignee_id == server.id
+    # The API never shows user data again; the lab's machines read it from the control endpoint.
+    assert next(m for m in hcloud_control.machines() if m['id'] == server.id)['user_data'] == '#cloud-config\n'
+    hcloud_rw.servers.delete(server).wait_until_finished()
+    kept = hcloud_rw.primary_ips.get_by_id(primary.id)
+    assert kept.assignee_id is None and kept.ip == primary.ip
+    hcloud_rw.primary_ips.delete(kept)
+    assert hcloud_rw.primary_ips.get_by_name(agent + '-ipv4') is None
+
+
+def test_a_server_ip_is_a_primary_ip_that_goes_with_it(hcloud_rw, server):
+    _wait(server)
+    address = hcloud_rw.servers.get_by_id(server.server.id).public_net.primary_ipv4
+    assert hcloud_rw.primary_ips.get_by_id(address.id).auto_delete is True
+    hcloud_rw.servers.delete(server.server).wait_until_finished()
+    with pytest.raises(APIException) as error:
+        hcloud_rw.primary_ips.get_by_id(address.id)
+    assert error.value.code == 'not_found'
+
+
+def test_user_data_over_32_kib_is_invalid_input(hcloud_rw, agent):
+    with pytest.raises(APIException) as error:
+        hcloud_rw.servers.create(name=agent, server_type=ServerType(name='cx23'), image=Image(name='debian-12'),
+                                 location=Location(name='nbg1'), user_data='x' * (32 * 1024 + 1))
+    assert error.value.code == 'invalid_input' and 'user_data' in str(error.value.details)
+    assert hcloud_rw.servers.get_by_name(agent) is None

@@ -16,11 +16,26 @@ def writes(counters):
     return {k: v for k, v in counters['endpoints'].items() if not k.startswith('GET ')}
 
 
+ADMIN = ['198.51.100.0/24']
+
+
 def play(servers=None, **extra):
-    role_vars = {'hcloud_nodes_cluster_name': 'it', 'hcloud_nodes_servers': SERVERS if servers is None else servers}
+    role_vars = {'hcloud_nodes_cluster_name': 'it', 'hcloud_nodes_servers': SERVERS if servers is None else servers,
+                 'hcloud_nodes_admin_cidrs': ADMIN}
     role_vars.update(extra)
     return [{'name': 'provision', 'hosts': 'localhost', 'gather_facts': False,
              'roles': [{'role': 'hybridops.talos.hcloud_nodes', 'vars': role_vars}]}]
+
+
+def firewall_rules(firewall):
+    return sorted((r.direction, r.protocol, r.port, tuple(r.source_ips)) for r in firewall.rules)
+
+
+def expected_rules(admin, servers):
+    nodes = tuple(sorted('%s/32' % s.public_net.ipv4.ip for s in servers))
+    world = ('0.0.0.0/0', '::/0')
+    return sorted([('in', 'tcp', '50000', tuple(admin)), ('in', 'tcp', '6443', tuple(admin)), ('in', 'tcp', '50001', nodes),
+                   ('in', 'udp', '51820', world), ('in', 'icmp', None, world)])
 
 
 def client(env):
@@ -48,10 +63,13 @@ def test_create_then_unchanged_and_check_mode_honest(run_playbook, private_lab, 
     assert [n.ip for n in servers['it-cp-1'].private_net] == ['10.0.1.11']
     group = hc.placement_groups.get_by_name('it-spread')
     assert group.type == 'spread' and sorted(group.servers) == sorted(s.id for s in servers.values())
+    # Each server's public address is its own Primary IP, made before the server and kept after it.
+    for name, server in servers.items():
+        primary = hc.primary_ips.get_by_name(name + '-ipv4')
+        assert primary.ip == server.public_net.ipv4.ip and primary.assignee_id == server.id and not primary.auto_delete
+    # Closed by default: the APIs for the admin networks only, trustd for the cluster's own servers.
     firewall = hc.firewalls.get_by_name('it-talos')
-    inbound = sorted((r.protocol, r.port) for r in firewall.rules if r.direction == 'in')
-    assert inbound == [('icmp', None), ('tcp', '50000'), ('tcp', '50001'), ('tcp', '6443'), ('udp', '51820')]
-    assert all(r.source_ips == ['0.0.0.0/0', '::/0'] for r in firewall.rules)
+    assert firewall_rules(firewall) == expected_rules(ADMIN, servers.values())
     assert sorted(a.server.id for a in firewall.applied_to) == sorted(s.id for s in servers.values())
 
     private_control.reset_counters()
@@ -76,6 +94,12 @@ BAD = [
     ({'hcloud_nodes_api_token': ''}, 'hcloud_nodes_api_token is empty: set it or the HCLOUD_TOKEN environment variable.'),
     ({'servers': []}, 'hcloud_nodes_servers is empty'),
     ({'servers': [{'name': 'x', 'role': 'master'}]}, 'value of role must be one of: controlplane, worker'),
+    ({'hcloud_nodes_admin_cidrs': []}, 'admin_cidrs is empty: list the networks that may reach the Talos API'),
+    ({'hcloud_nodes_admin_cidrs': ['198.51.100.0/24', '0.0.0.0/0']},
+     'admin_cidrs contains 0.0.0.0/0, which opens the Talos API and the Kubernetes API to the whole internet'),
+    ({'hcloud_nodes_admin_cidrs': ['office']}, "hcloud_nodes_admin_cidrs entry 'office' is not an IP network in CIDR notation."),
+    ({'hcloud_nodes_user_data': {'it-cp-0': 'x' * 32769}},
+     'server it-cp-0: its machine config is 32769 bytes, more than the 32 KiB (32768 bytes) Hetzner accepts'),
 ]
 
 
@@ -88,3 +112,25 @@ def test_bad_input_fails_before_any_write(run_playbook, private_lab, private_con
     assert run.rc != 0
     assert message in run.stdout, run.stdout[-3000:]
     assert not writes(private_control.counters()), 'bad input led to a write'
+
+
+def test_the_world_needs_the_explicit_flag_and_then_gets_a_warning(run_playbook, private_lab):
+    world = ['0.0.0.0/0', '::/0']
+    run = run_playbook(play([{'name': 'it-w-0', 'role': 'worker'}], hcloud_nodes_admin_cidrs=world,
+                            hcloud_nodes_allow_world=True, hcloud_nodes_cluster_name='itw'), env=private_lab)
+    assert run.rc == 0, run.failures()
+    warned = [task['hosts']['localhost'] for play in run.data['plays'] for task in play['tasks']
+              if task['task']['name'].endswith('Warn about a firewall open to the world') and 'localhost' in task['hosts']]
+    assert warned and 'WARNING: hcloud_nodes_admin_cidrs contains 0.0.0.0/0, ::/0' in warned[0]['msg']
+    firewall = client(private_lab).firewalls.get_by_name('itw-talos')
+    assert ('in', 'tcp', '50000', tuple(world)) in firewall_rules(firewall)
+
+
+def test_user_data_reaches_the_server_and_no_output(run_playbook, private_lab, private_control):
+    canary = 'version: v1alpha1\n# canary-%s\n' % 'c4n4ry-user-data-0123456789'
+    run = run_playbook(play([{'name': 'it-u-0', 'role': 'controlplane'}], hcloud_nodes_cluster_name='itu',
+                            hcloud_nodes_user_data={'it-u-0': canary}), '-vvv', env=private_lab, json_output=False)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert 'c4n4ry-user-data' not in run.stdout + run.stderr
+    machine = next(m for m in private_control.machines() if m['name'] == 'it-u-0')
+    assert machine['user_data'] == canary

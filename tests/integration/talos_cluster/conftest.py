@@ -44,9 +44,8 @@ class TalosLab:
 
     @property
     def kubernetes_endpoint(self):
-        """What talos_cluster_endpoint defaults to: the first control plane of the inventory group."""
-        first = sorted(n for n, node in self.nodes.items() if node['role'] == 'controlplane')[0]
-        return 'https://%s:6443' % self.address(first)
+        """What examples/lab-vars.yml sets talos_cluster_endpoint to: the address of the Hetzner control plane vps-0."""
+        return 'https://%s:6443' % self.address('vps-0')
 
     def address(self, name):
         return self.nodes[name]['address']

@@ -46,12 +46,33 @@ def _broken_by_keys(result):
 
 
 def all_up(mesh):
-    """Every node sees its four peers up (through the Talos API, as an admin); raises with what it saw otherwise."""
-    for name in mesh.nodes:
-        statuses = [peer_status(r) for r in mesh.cluster.client(mesh.address(name)).list_resources(*PEER_STATUSES)]
-        if len(statuses) != 4 or any(s['state'] != 'up' for s in statuses):
-            raise Unexpected('%s sees %s' % (name, sorted((s['label'], s['state']) for s in statuses)))
+    """Every node sees its four peers up (through the Talos API, as an admin); raises with what it saw otherwise,
+    and for each peer not up what WireGuard on both ends of that link shows."""
+    seen = {name: [peer_status(r) for r in mesh.cluster.client(mesh.address(name)).list_resources(*PEER_STATUSES)]
+            for name in mesh.nodes}
+    wrong = [name for name, statuses in seen.items() if len(statuses) != 4 or any(s['state'] != 'up' for s in statuses)]
+    if wrong:
+        lines = ['%s sees %s' % (name, sorted((s['label'], s['state']) for s in seen[name])) for name in wrong]
+        for name in wrong:
+            for status in (s for s in seen[name] if s['state'] != 'up'):
+                back = next((s for s in seen.get(status['label'], ()) if s['label'] == name), None)
+                lines.append('  %s; %s' % (_link_end(name, status), _link_end(status['label'], back)))
+        raise Unexpected('\n'.join(lines))
     return True
+
+
+def _link_end(name, status):
+    """One end of a link as its peer status shows it: WireGuard's endpoint, the last handshake, the last endpoint change."""
+    if status is None:
+        return '%s has no status for it' % name
+    return '%s>%s %s endpoint=%s (set %s at %s) handshake=%s rx=%s tx=%s' % (
+        name, status['label'], status['state'], status['endpoint'], status['last_used_endpoint'],
+        _clock(status['last_endpoint_change']), _clock(status['last_handshake_time']), status['receive_bytes'],
+        status['transmit_bytes'])
+
+
+def _clock(value):
+    return value.strftime('%H:%M:%S.%f')[:-3] if value else 'never'
 
 
 class Unexpected(AssertionError):

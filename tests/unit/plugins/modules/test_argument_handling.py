@@ -85,6 +85,12 @@ TALOS_INPUTS = [
     ('worker config adoption', 'talos_secrets', lambda tmp, b, raw: {
         'path': str(tmp / 'new' / 'secrets.yaml'), 'adopt_from_machineconfig': worker_config(tmp, raw)},
      'is a worker config: it holds no CA private keys'),
+    ('reading the cluster without a node', 'talos_secrets', lambda tmp, b, raw: {
+        'path': str(tmp / 'new' / 'secrets.yaml'), 'adopt_from_cluster': True},
+     'adopt_from_cluster is True but all of the following are missing: node'),
+    ('two adoption sources', 'talos_secrets', lambda tmp, b, raw: {
+        'path': str(tmp / 'new' / 'secrets.yaml'), 'adopt_from': b, 'adopt_from_cluster': True, 'node': '192.0.2.1'},
+     'parameters are mutually exclusive: adopt_from|adopt_from_machineconfig|adopt_from_cluster'),
     ('return_content without no_log', 'talos_machineconfig',
      lambda tmp, b, raw: dict(NODE, secrets=b, role='worker', return_content=True),
      'return_content needs no_log: true'),
