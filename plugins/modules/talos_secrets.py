@@ -264,10 +264,14 @@ def main():
             node=dict(type='str'),
             **CONNECTION_ARGS
         ),
-        mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig', 'adopt_from_cluster')],
+        # adopt_from_cluster is a boolean: mutually_exclusive would count an explicit false as a chosen source.
+        mutually_exclusive=[('adopt_from', 'adopt_from_machineconfig')],
         required_if=[('adopt_from_cluster', True, ('node',))],
         supports_check_mode=True,
     )
+    if module.params['adopt_from_cluster'] and (module.params['adopt_from'] or module.params['adopt_from_machineconfig']):
+        module.fail_json(msg='adopt_from_cluster cannot be combined with adopt_from or adopt_from_machineconfig: '
+                             'choose one source for the bundle.')
     requires(module, 'cryptography', 'PyYAML')
     run(module, ensure_bundle)
 

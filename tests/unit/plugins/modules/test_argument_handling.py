@@ -90,7 +90,10 @@ TALOS_INPUTS = [
      'adopt_from_cluster is True but all of the following are missing: node'),
     ('two adoption sources', 'talos_secrets', lambda tmp, b, raw: {
         'path': str(tmp / 'new' / 'secrets.yaml'), 'adopt_from': b, 'adopt_from_cluster': True, 'node': '192.0.2.1'},
-     'parameters are mutually exclusive: adopt_from|adopt_from_machineconfig|adopt_from_cluster'),
+     'adopt_from_cluster cannot be combined with adopt_from or adopt_from_machineconfig: choose one source'),
+    ('two adoption files', 'talos_secrets', lambda tmp, b, raw: {
+        'path': str(tmp / 'new' / 'secrets.yaml'), 'adopt_from': b, 'adopt_from_machineconfig': b},
+     'parameters are mutually exclusive: adopt_from|adopt_from_machineconfig'),
     ('return_content without no_log', 'talos_machineconfig',
      lambda tmp, b, raw: dict(NODE, secrets=b, role='worker', return_content=True),
      'return_content needs no_log: true'),
@@ -126,3 +129,13 @@ def test_talos_modules_refuse_bad_input_before_writing(capsys, tmp_path, bundle,
     assert result['failed'] is True, case
     assert message.format(tmp=tmp_path) in result['msg'], result['msg']
     assert sorted(str(p) for p in tmp_path.rglob('*')) == before, 'the module wrote something'
+
+
+def test_an_explicit_false_adopt_from_cluster_is_not_a_second_source(capsys, tmp_path, bundle, bundle_bytes):
+    # The role always passes the boolean; with adopt_from set, false must mean "not this source".
+    dest = str(tmp_path / 'here' / 'secrets.yaml')
+    result = run_module(capsys, 'talos_secrets', {'path': dest, 'adopt_from': bundle, 'adopt_from_cluster': False})
+    assert not result.get('failed'), result.get('msg')
+    assert result['source'] == 'bundle' and result['changed'] is True
+    with open(dest, 'rb') as adopted:
+        assert adopted.read() == bundle_bytes
