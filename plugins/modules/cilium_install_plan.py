@@ -58,7 +58,7 @@ options:
     default: 1500
   cilium:
     description:
-      - The Cilium settings, as O(hybridops.talos.talos_machineconfig#module:cilium) takes them (O(cilium.install) is
+      - The Cilium settings, as O(hybridops.talos.talos_machineconfig#module:cilium) takes them (its C(install) is
         ignored here).
     type: dict
     default: {}
