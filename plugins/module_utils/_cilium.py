@@ -176,6 +176,25 @@ def install_objects(version, cli_image, all_values):
     def meta():
         return {'name': MANIFEST_NAME, 'namespace': NAMESPACE, 'labels': labels()}
     command = ['cilium', 'install', '--version=%s' % version] + set_arguments(all_values)
+    container = {
+        'name': MANIFEST_NAME,
+        'image': cli_image,
+        # The API server of the node the Job runs on: no Service routing exists before the CNI.
+        'env': [{'name': 'KUBERNETES_SERVICE_HOST', 'valueFrom': {'fieldRef': {'apiVersion': 'v1', 'fieldPath': 'status.podIP'}}},
+                {'name': 'KUBERNETES_SERVICE_PORT', 'value': '6443'}],
+        'command': command,
+        # The CLI's error becomes the container's termination message: the wait can quote it.
+        'terminationMessagePolicy': 'FallbackToLogsOnError',
+    }
+    control_planes = {'nodeSelectorTerms': [{'matchExpressions': [{'key': 'node-role.kubernetes.io/control-plane', 'operator': 'Exists'}]}]}
+    pod = {
+        'restartPolicy': 'OnFailure',
+        'serviceAccountName': MANIFEST_NAME,
+        'hostNetwork': True,
+        'tolerations': [{'operator': 'Exists'}],
+        'affinity': {'nodeAffinity': {'requiredDuringSchedulingIgnoredDuringExecution': control_planes}},
+        'containers': [container],
+    }
     return [
         {'apiVersion': 'v1', 'kind': 'ServiceAccount', 'metadata': meta()},
         {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRoleBinding',
@@ -183,31 +202,7 @@ def install_objects(version, cli_image, all_values):
          'roleRef': {'apiGroup': 'rbac.authorization.k8s.io', 'kind': 'ClusterRole', 'name': 'cluster-admin'},
          'subjects': [{'kind': 'ServiceAccount', 'name': MANIFEST_NAME, 'namespace': NAMESPACE}]},
         {'apiVersion': 'batch/v1', 'kind': 'Job', 'metadata': meta(),
-         'spec': {
-             'backoffLimit': 10,
-             'template': {
-                 'metadata': {'labels': labels()},
-                 'spec': {
-                     'restartPolicy': 'OnFailure',
-                     'serviceAccountName': MANIFEST_NAME,
-                     'hostNetwork': True,
-                     'tolerations': [{'operator': 'Exists'}],
-                     'affinity': {'nodeAffinity': {'requiredDuringSchedulingIgnoredDuringExecution': {'nodeSelectorTerms': [
-                         {'matchExpressions': [{'key': 'node-role.kubernetes.io/control-plane', 'operator': 'Exists'}]}]}}},
-                     'containers': [{
-                         'name': MANIFEST_NAME,
-                         'image': cli_image,
-                         # The API server of the node the Job runs on: no Service routing exists before the CNI.
-                         'env': [{'name': 'KUBERNETES_SERVICE_HOST',
-                                  'valueFrom': {'fieldRef': {'apiVersion': 'v1', 'fieldPath': 'status.podIP'}}},
-                                 {'name': 'KUBERNETES_SERVICE_PORT', 'value': '6443'}],
-                         'command': command,
-                         # The CLI's error becomes the container's termination message: the wait can quote it.
-                         'terminationMessagePolicy': 'FallbackToLogsOnError',
-                     }],
-                 },
-             },
-         }},
+         'spec': {'backoffLimit': 10, 'template': {'metadata': {'labels': labels()}, 'spec': pod}}},
     ]
 
 

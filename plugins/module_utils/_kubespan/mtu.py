@@ -96,6 +96,6 @@ def budget_lines(report):
     """The budget as a table, one line per site."""
     lines = ['%-10s %8s %9s %7s %5s  %s' % ('site', 'underlay', 'kubespan', 'cilium', 'pod', 'fits')]
     for row in report['sites']:
-        lines.append('%-10s %8d %9d %7d %5d  %s' % (row['site'] or '-', row['underlay'], row['kubespan'], row['cilium'], row['pod'],
-                                                   'yes' if row['ok'] else 'NO'))
+        values = (row['site'] or '-', row['underlay'], row['kubespan'], row['cilium'], row['pod'], 'yes' if row['ok'] else 'NO')
+        lines.append('%-10s %8d %9d %7d %5d  %s' % values)
     return lines
