@@ -49,7 +49,7 @@ cat > "$work/render.yml" <<'PLAY'
         dest: "{{ playbook_dir }}/state/{{ item }}.yaml"
         role: controlplane
         cluster_name: artifact
-        endpoint: https://k8s.example.net:6443
+        cluster_endpoint: https://k8s.example.net:6443
         talos_version: "{{ item }}"
         kubernetes_version: 1.32.3
         hostname: cp-0
@@ -59,7 +59,7 @@ cat > "$work/render.yml" <<'PLAY'
         secrets: "{{ playbook_dir }}/state/secrets.yaml"
         role: worker
         cluster_name: artifact
-        endpoint: https://k8s.example.net:6443
+        cluster_endpoint: https://k8s.example.net:6443
         talos_version: v1.9.6
         kubernetes_version: 1.32.3
         hostname: w-0

@@ -65,6 +65,7 @@ attributes:
   action_group:
     support: none
     description: It contacts no API, so it is in no action group.
+    membership: []
 """
 
 EXAMPLES = r"""

@@ -31,7 +31,7 @@ options:
   path:
     description:
       - Where the secrets bundle lives, for example C(~/.local/share/hybridops-talos/<cluster>/secrets.yaml) (where the
-        M(hybridops.talos.talos_cluster) role keeps it). Keep it outside the playbook folder and any repository.
+        C(hybridops.talos.talos_cluster) role keeps it). Keep it outside the playbook folder and any repository.
       - Its folder is created 0700 when missing; an existing folder that others can read or enter is refused, when
         the bundle is read as well as when it is written.
     type: path
@@ -81,6 +81,7 @@ attributes:
   action_group:
     support: none
     description: It does not reach the Talos API, so it is in no action group.
+    membership: []
 notes:
   - Keep the bundle out of version control; back it up encrypted (it can rebuild every node config).
 seealso:

@@ -79,6 +79,7 @@ attributes:
   action_group:
     support: none
     description: It does not reach the Talos API, so it is in no action group.
+    membership: []
 seealso:
   - module: hybridops.talos.talos_secrets
 """

@@ -12,12 +12,15 @@ import asyncio
 import inspect
 import socket
 
+import pytest
+
 from grpclib.client import Channel
 
 from ansible_collections.hybridops.talos.plugins.module_utils._retry import RetryPolicy
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api import channel
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import load_talosconfig
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 
 from .relay import Relay
 
@@ -34,7 +37,7 @@ def test_many_calls_share_one_connection_until_the_client_closes(pki, configured
     credentials = load_talosconfig(write_talosconfig(pki.os_ca, pki.admin))
     with Relay(('127.0.0.1', configured_node.port)) as relay:
         with TalosClient('127.0.0.1:%d' % relay.port, credentials=credentials, retry=FAST) as client:
-            for _ in range(5):
+            for _call in range(5):
                 assert client.version().version.tag == 'v1.9.6'
             client.etcd_member_list()
             client.service_list()
@@ -68,10 +71,9 @@ def test_no_endpoint_answering_names_every_one_tried(pki, write_talosconfig):
     credentials = load_talosconfig(write_talosconfig(pki.os_ca, pki.admin))
     ports = [closed_port(), closed_port()]
     client = TalosClient(['127.0.0.1:%d' % port for port in ports], credentials=credentials, retry=RetryPolicy(attempts=1))
-    try:
+    with pytest.raises(TalosApiError) as raised:
         client.version()
-    except Exception as exc:  # pylint: disable=broad-except
-        error = exc
+    error = raised.value
     assert error.reason == 'unreachable'
     assert 'cannot connect to any endpoint (cannot connect to 127.0.0.1:%d: Connection refused; cannot connect to ' \
            '127.0.0.1:%d: Connection refused)' % tuple(ports) in error.message
