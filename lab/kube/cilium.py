@@ -31,6 +31,7 @@ import os
 import re
 
 from . import hooks
+from .validation import _type_name
 from .client import ApiStatus, Client
 
 CLI_IMAGE = 'quay.io/cilium/cilium-cli'
@@ -161,22 +162,6 @@ def _types():
     return _TYPES
 
 
-def _json_type(value):
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'boolean'
-    if isinstance(value, int):
-        return 'integer'
-    if isinstance(value, float):
-        return 'number'
-    if isinstance(value, list):
-        return 'array'
-    if isinstance(value, dict):
-        return 'object'
-    return 'string'
-
-
 def schema_problems(values, prefix=''):
     """Helm's schema check of the values, as the lines gojsonschema gives (``- MTU: Invalid type. ...``)."""
     types = _types()
@@ -185,7 +170,7 @@ def schema_problems(values, prefix=''):
         value = values[key]
         path = prefix + key
         allowed = types.get(path)
-        given = _json_type(value)
+        given = _type_name(value)
         if allowed and given not in allowed and not (given == 'integer' and 'number' in allowed):
             problems.append('- %s: Invalid type. Expected: %s, given: %s' % (path, ', '.join(allowed), given))
             continue
