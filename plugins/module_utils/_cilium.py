@@ -113,8 +113,7 @@ def _leaves(values, prefix=''):
         value = values[key]
         path = prefix + key
         if isinstance(value, dict):
-            for item in _leaves(value, path + '.'):
-                yield item
+            yield from _leaves(value, path + '.')
         else:
             yield path, value
 

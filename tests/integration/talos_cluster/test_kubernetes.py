@@ -46,7 +46,7 @@ def test_nodes_turn_ready_with_cilium_from_the_inline_manifest(run_playbook, tal
     assert plan['install'] is True and 'new cluster' in plan['reason'], plan
     assert plan['mtu'] == 1420 and plan['values']['tunnelProtocol'] == 'vxlan'
 
-    waited = run_once_result(converged, 'Wait until every node is Ready and Cilium runs on each of them')
+    waited = run_once_result(converged, 'Check that every node is Ready and Cilium runs on each of them')
     assert sorted(n['name'] for n in waited['nodes']) == NODES
     assert all(n['ready'] for n in waited['nodes']), waited['nodes']
     sites = {n['name']: n['site'] for n in waited['nodes']}
@@ -132,7 +132,7 @@ def test_never_takes_the_manifest_out_and_talos_leaves_cilium_running(run_playbo
     assert all(line.endswith('Render, validate and apply the machine config, one control plane at a time') for line in changed), changed
     for name in ('home-cp-0', 'vps-0', 'vps-1'):
         assert not [d for d in running_config(talos_lab, secrets_dir, name) if (d.get('cluster') or {}).get('inlineManifests')]
-    waited = run_once_result(run, 'Wait until every node is Ready and Cilium runs on each of them')
+    waited = run_once_result(run, 'Check that every node is Ready and Cilium runs on each of them')
     assert all(n['ready'] for n in waited['nodes']) and waited['objects'] == []
 
 
@@ -146,5 +146,5 @@ def test_a_cilium_nobody_of_ours_installed_is_adopted_untouched(run_playbook, ta
     assert plan['install'] is False and plan['installed_by'] == 'other', plan
     assert 'left alone' in plan['reason'] and 'Helm release kube-system/cilium' in plan['reason'], plan
     assert any('a kube-system/cilium DaemonSet runs' in line for line in plan['evidence']), plan['evidence']
-    waited = run_once_result(run, 'Wait until every node is Ready and Cilium runs on each of them')
+    waited = run_once_result(run, 'Check that every node is Ready and Cilium runs on each of them')
     assert [o['kind'] for o in waited['objects']] == ['DaemonSet', 'Deployment'] and all(o['ready'] for o in waited['objects'])
