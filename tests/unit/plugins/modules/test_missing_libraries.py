@@ -3,7 +3,7 @@
 Each case runs the module in a fresh interpreter in which the library cannot be imported
 (``sys.modules[name] = None`` makes every import of it raise ImportError), so the module's real
 import path runs without it: the module must import, then fail before doing anything, naming the
-library. tests/integration/test_missing_libraries.py does the same through ansible-playbook.
+library. tests/integration/test_missing_libraries_playbook.py does the same through ansible-playbook.
 """
 import json
 import os
