@@ -89,6 +89,12 @@ CASES = [
      lambda f, ep: {'nodes': [ep, ep.replace('127.0.0.1', 'localhost')], 'talosconfig': f['stranger'], 'wait': False},
      'wrong_ca', True),
     ('kubespan_verify', 'a node listed twice', lambda f, ep: {'nodes': [ep, ep]}, 'bad_input', False),
+    ('kube_apply', 'an object without a kind',
+     lambda f, ep: {'definitions': [{'apiVersion': 'v1', 'metadata': {'name': 'x'}}], 'kubeconfig': f['tmp'] + '/none'},
+     'bad_manifest', False),
+    ('kube_wait', 'a kubeconfig that does not exist', lambda f, ep: {'kubeconfig': f['tmp'] + '/none'}, 'missing_kubeconfig', False),
+    ('cilium_install_plan', 'a Cilium value the design fixes',
+     lambda f, ep: {'control_planes': [ep], 'cilium': {'values': {'tunnelProtocol': 'geneve'}}}, 'bad_input', False),
 ]
 
 
