@@ -12,13 +12,15 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build artifact-check changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh bench-kube clean
+        test-integration test-pytest build artifact-check changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh bench-kube \
+        bench-backup drill-restore clean
 
 help:
 	@echo "make demo   - set everything up and run the main job against the local lab"
 	@echo "make test   - set everything up and run every test suite"
 	@echo "make test-unit|test-integration|test-sanity|test-lint|test-yamllint|test-molecule|docs-check"
 	@echo "make bench  - run the benchmarks under benchmarks/"
+	@echo "make drill-restore - the backup/restore drill against a lab of its own (run it under labrun)"
 
 setup:
 	@bash scripts/setup.sh
@@ -82,6 +84,14 @@ bench-kube: setup
 
 bench-config: setup
 	$(BIN)/python benchmarks/bench_config.py
+
+bench-backup: setup
+	$(BIN)/python benchmarks/bench_backup.py
+
+# The restore drill (docs/backup-restore.md): back up, destroy etcd, refuse four bad sets, restore, compare.
+# It is also part of `make test`; run it under the lab lock (labrun make drill-restore).
+drill-restore: setup
+	$(PYTEST) -s -p no:cacheprovider tests/integration/backup/test_drill.py
 
 clean:
 	rm -rf .cache .tmp tests/output *.tar.gz

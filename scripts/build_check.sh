@@ -26,7 +26,8 @@ if [ -n "$secret" ]; then
   echo "build: the artifact holds secrets or a secrets folder:"; echo "$secret" | head -20; fail=1
 fi
 for need in talos_schemas/v1.9.json talos_schemas/v1.13.json talos_schemas/LICENSE talos_schemas/NOTICE \
-            roles/preflight/README.md roles/hcloud_nodes/README.md roles/proxmox_nodes/README.md roles/talos_cluster/README.md; do
+            roles/preflight/README.md roles/hcloud_nodes/README.md roles/proxmox_nodes/README.md roles/talos_cluster/README.md \
+            roles/talos_backup/README.md roles/talos_restore/README.md; do
   grep -qx "$need" <<<"$listing" || { echo "build: the artifact lacks $need"; fail=1; }
 done
 [ $fail = 0 ] || exit 1

@@ -16,7 +16,7 @@ import uuid
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from . import API_ROLES_FILE, certs, etcd, machine, proxy, resources, validate
+from . import API_ROLES_FILE, certs, etcd, machine, proxy, recovery, resources, validate
 from .proto import common_pb2, cosi_state_grpc, cosi_state_pb2, machine_grpc, machine_pb2
 
 LOG = logging.getLogger('lab.talos')
@@ -221,16 +221,43 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
         if node.version == 'v1.9.6' and not node.maintenance and not node.is_controlplane:
             await self._admit(stream, 'Bootstrap')
             raise GRPCError(Status.FAILED_PRECONDITION, 'bootstrap can only be performed on a control plane node')
-        await self._admit(stream, 'Bootstrap', 'bootstrap')
+        request, _roles = await self._admit(stream, 'Bootstrap', 'bootstrap')
         if node.stage != 'running':
             raise GRPCError(Status.FAILED_PRECONDITION, 'bootstrap is not available yet')
-        if node.member.has_data() or node.member.running():
+        if node.member.has_data() or node.member.running() or node.member.state == 'Recovering':
             raise GRPCError(Status.ALREADY_EXISTS, 'etcd data directory is not empty')
-        try:
-            await node.bootstrap()
-        except etcd.EtcdError as exc:
-            raise GRPCError(Status.INTERNAL, 'failed to bootstrap etcd: %s' % exc) from None
+        if request.recover_etcd:
+            # Talos starts the etcd service in recovery and answers; the restore runs in the service.
+            node.member.state = 'Recovering'  # ServiceList shows Preparing: the service is in its pre-start step
+            _later(lambda: recovery.recover(node, request.recover_skip_hash_check), delay=0)
+        else:
+            try:
+                await node.bootstrap()
+            except etcd.EtcdError as exc:
+                raise GRPCError(Status.INTERNAL, 'failed to bootstrap etcd: %s' % exc) from None
         await stream.send_message(machine_pb2.BootstrapResponse(messages=[machine_pb2.Bootstrap()]))
+
+    async def EtcdRecover(self, stream):
+        """Client stream of the snapshot; written where the recovery reads it (the node's etcd.snapshot)."""
+        message, _roles = await self._admit(stream, 'EtcdRecover', 'etcd recover')
+        node = self.node
+        if node.stage != 'running':
+            raise GRPCError(Status.FAILED_PRECONDITION, 'etcd service is not ready for recovery yet')
+        path = recovery.snapshot_path(node)
+        uploaded = False
+        try:
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'wb') as snapshot:
+                while message is not None:
+                    snapshot.write(message.bytes)
+                    message = await stream.recv_message()
+                snapshot.flush()
+                os.fsync(snapshot.fileno())
+            uploaded = True
+        finally:
+            if not uploaded and os.path.exists(path):
+                os.remove(path)
+        LOG.info('etcd recovery snapshot uploaded (%d bytes)', os.path.getsize(path))
+        await stream.send_message(machine_pb2.EtcdRecoverResponse(messages=[machine_pb2.EtcdRecover()]))
 
     async def _etcd_base(self):
         """A client URL of a running member: the local one, else any member of the cluster (as Talos'
@@ -327,6 +354,33 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
             info.health.last_change.FromDatetime(now)
             services.append(info)
         await stream.send_message(machine_pb2.ServiceListResponse(messages=[machine_pb2.ServiceList(services=services)]))
+
+    async def Reset(self, stream):
+        """Answer with an actor id at once, then reset in the background (machine.Node.reset), as Talos does."""
+        request, _roles = await self._admit(stream, 'Reset')
+        modes = machine_pb2.ResetRequest.WipeMode
+        if request.user_disks_to_wipe:
+            if request.mode == modes.Value('SYSTEM_DISK'):
+                raise GRPCError(Status.UNKNOWN, "reset failed: invalid input, wipe mode SYSTEM_DISK doesn't support "
+                                                "UserDisksToWipe parameter")
+            raise GRPCError(Status.UNKNOWN, "reset user disk failed: device %s wasn't found" % request.user_disks_to_wipe[0])
+        if request.system_partitions_to_wipe:
+            if request.mode == modes.Value('USER_DISKS'):
+                raise GRPCError(Status.UNKNOWN, "reset failed: invalid input, wipe mode USER_DISKS doesn't support "
+                                                "SystemPartitionsToWipe parameter")
+            for spec in request.system_partitions_to_wipe:
+                if spec.label not in recovery.PARTITIONS:
+                    raise GRPCError(Status.UNKNOWN, 'failed to get volume status with label "%s": resource '
+                                                    "VolumeStatuses.block.talos.dev(runtime/%s@undefined) doesn't exist"
+                                    % (spec.label, spec.label))
+            labels = {spec.label for spec in request.system_partitions_to_wipe if spec.wipe}
+        elif request.mode == modes.Value('USER_DISKS'):
+            labels = set()
+        else:
+            labels = set(recovery.PARTITIONS)  # the whole system disk
+        node = self.node
+        _later(lambda: recovery.reset(node, labels, request.graceful, request.reboot))
+        await stream.send_message(machine_pb2.ResetResponse(messages=[machine_pb2.Reset(actor_id=str(uuid.uuid4()))]))
 
     async def Reboot(self, stream):
         await self._admit(stream, 'Reboot')

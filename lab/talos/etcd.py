@@ -4,11 +4,13 @@ Plain HTTP inside the lab (client 2379, peer 2380 on the node address, and 127.0
 node's own namespace): Talos' etcd uses TLS from the etcd CA, which adds nothing the lab tests.
 The member is named after the node, its data lives in the node directory (so a restart keeps it),
 and the v3 JSON gateway that etcd serves on the client port answers member list, status and
-member add; snapshots come from ``etcdctl snapshot save`` (the v3 maintenance Snapshot call).
+member add; snapshots come from ``etcdctl snapshot save`` (the v3 maintenance Snapshot call), and a
+recovery restores an uploaded snapshot with ``etcdctl snapshot restore`` as Talos does with etcdutl.
 """
 import asyncio
 import json
 import os
+import shutil
 import signal
 import urllib.error
 import urllib.request
@@ -108,7 +110,13 @@ class Member:
                 self.proc.kill()
                 await self.proc.wait()
         self.proc = None
-        self.state = 'Preparing' if not self.has_data() else 'Stopped'
+        # Talos' service states: a stopped service is Finished; one without data waits (Preparing) again.
+        self.state = 'Preparing' if not self.has_data() else 'Finished'
+
+    def wipe(self):
+        """Remove the data directory (the EPHEMERAL partition is wiped): the member waits for a bootstrap again."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.state = 'Preparing'
 
     async def join(self, peer_address):
         """Become a member of the cluster that the member at ``peer_address`` belongs to (member add, then start)."""
@@ -126,6 +134,30 @@ class Member:
         members.pop('', None)
         await self.start(members, 'existing')
 
+    async def leave(self):
+        """Remove this member from its cluster (a graceful reset of a control plane leaves etcd first)."""
+        status = await self.status()
+        await call(self.local, '/cluster/member/remove', {'ID': status['header']['member_id']})
+
+    async def restore(self, snapshot_path, skip_hash_check=False):
+        """Turn an uploaded snapshot into this member's data: a one-member cluster named after the node, as
+        Talos' recovery does (status first, then restore with the node's peer URL); the snapshot is removed."""
+        status = await _etcdctl('snapshot', 'status', snapshot_path, '-w', 'json')
+        if status[0] != 0:
+            raise EtcdError('error verifying snapshot: %s' % status[1])
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        args = ['snapshot', 'restore', snapshot_path, '--name', self.name, '--data-dir', self.data_dir,
+                '--initial-cluster', '%s=%s' % (self.name, peer_url(self.address)),
+                '--initial-advertise-peer-urls', peer_url(self.address), '--initial-cluster-token', self.token]
+        if skip_hash_check:
+            args.append('--skip-hash-check')
+        restored = await _etcdctl(*args)
+        if restored[0] != 0:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise EtcdError('error recovering from the snapshot: %s' % restored[1])
+        os.chmod(self.data_dir, 0o700)
+        os.remove(snapshot_path)
+
     async def members(self):
         return (await call(self.local, '/cluster/member/list')).get('members', [])
 
@@ -135,11 +167,16 @@ class Member:
     async def snapshot(self):
         """Path of a fresh snapshot file (the caller streams and deletes it)."""
         path = os.path.join(self.snapshot_dir, 'snapshot.%d.db' % os.getpid())
-        proc = await asyncio.create_subprocess_exec(
-            ETCDCTL, '--endpoints', self.local, 'snapshot', 'save', path, env=dict(os.environ, ETCDCTL_API='3'),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        output = (await proc.communicate())[0]
-        if proc.returncode != 0:
-            raise EtcdError('etcdctl snapshot save failed: %s' % output.decode(errors='replace').strip())
+        code, output = await _etcdctl('--endpoints', self.local, 'snapshot', 'save', path)
+        if code != 0:
+            raise EtcdError('etcdctl snapshot save failed: %s' % output)
         os.chmod(path, 0o600)
         return path
+
+
+async def _etcdctl(*args):
+    """(exit status, output on one line) of an etcdctl command."""
+    proc = await asyncio.create_subprocess_exec(ETCDCTL, *args, env=dict(os.environ, ETCDCTL_API='3'),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output = (await proc.communicate())[0]
+    return proc.returncode, ' '.join(output.decode(errors='replace').split())

@@ -2,8 +2,8 @@
 
 State that a real node keeps on disk survives a restart of the process: the running config
 (``config.yaml``), a staged one (``staged.yaml``), the node identity and etcd's data directory, all in
-the node's 0700 directory. ``status.json`` is the node's entry in the lab's discovery registry: the
-other nodes read it for cluster members and to find an etcd member to join.
+the node's 0700 directory (a reset wipes them: recovery.py). ``status.json`` is the node's entry in the
+lab's discovery registry: the other nodes read it for cluster members and to find an etcd member to join.
 """
 import asyncio
 import base64
@@ -19,6 +19,8 @@ from . import certs, etcd, validate
 
 LOG = logging.getLogger('lab.talos')
 BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+FAILED_ETCD_BACKOFF = 5.0  # seconds before a failed etcd service is started again (Talos pauses too)
 
 # v1alpha1 paths a node applies without a reboot (Talos' immediate-apply set, as documented for
 # `apply-config --mode=no-reboot`); a change anywhere else needs a reboot.
@@ -121,6 +123,8 @@ class Node:
         self.transition = asyncio.Queue()
         self.try_task = None
         self.server_control = None  # set by the server loop: an object with restart(delay, reason)
+        self.power_off = None  # set by the server loop: ends the node process (a reset without reboot)
+        self.etcd_retry_at = 0.0
         self._sync_member()
 
     def path(self, name):
@@ -238,7 +242,8 @@ class Node:
         result = [('apid', 'Running', True), ('containerd', 'Running', True), ('cri', 'Running', True)]
         if self.member is not None:
             healthy = True if self.member.state == 'Running' else None
-            result.append(('etcd', self.member.state, healthy))
+            state = 'Preparing' if self.member.state == 'Recovering' else self.member.state
+            result.append(('etcd', state, healthy))
         result += [('kubelet', 'Running', True), ('machined', 'Running', True)]
         if self.is_controlplane:
             result.append(('trustd', 'Running', True))
@@ -300,7 +305,11 @@ class Node:
             if self.stage != 'running' or self.member is None or self.member.running():
                 await self._refresh_member_id()
                 continue
+            if self.member.state == 'Failed' and asyncio.get_running_loop().time() < self.etcd_retry_at:
+                continue  # Talos restarts a failed service after a pause, not at once
             async with self.etcd_lock:
+                if self.member.running() or self.member.state == 'Recovering':
+                    continue
                 try:
                     if self.member.has_data():
                         await self.member.start()
@@ -314,6 +323,8 @@ class Node:
                     LOG.warning('etcd: %s', exc)
                     if self.member.running():
                         await self.member.stop()
+                    self.member.state = 'Failed'
+                    self.etcd_retry_at = asyncio.get_running_loop().time() + FAILED_ETCD_BACKOFF
                 self.publish()
 
     async def _refresh_member_id(self):
@@ -353,5 +364,5 @@ class Node:
         self.stage = 'booting'
         self.publish()
         await self.server_control.start()
-        self.stage = 'running'
+        self.stage = 'maintenance' if self.maintenance else 'running'
         self.publish()

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import weakref
 
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.server import Server
@@ -18,6 +19,28 @@ from ..kube import agent as kube_agent
 from . import api, kubespan, machine, userdata
 
 LOG = logging.getLogger('lab.talos')
+
+
+class _Server(Server):
+    """grpclib's server, which also drops its open connections when it stops. grpclib's close() only stops
+    listening and cancels running calls: a client's open connection would still be served, so a node that
+    reboots or powers off would go on answering on it. A real machine leaves no TCP connection behind."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._protocols = weakref.WeakSet()
+
+    def _protocol_factory(self):
+        protocol = super()._protocol_factory()
+        self._protocols.add(protocol)
+        return protocol
+
+    def close(self):
+        super().close()
+        for protocol in list(self._protocols):
+            transport = getattr(getattr(protocol, 'connection', None), '_transport', None)
+            if transport is not None and not transport.is_closing():
+                transport.abort()
 
 
 class ServerControl:
@@ -37,7 +60,7 @@ class ServerControl:
                 # A worker waits for trustd (a configured control plane) as real Talos does: apid stays down.
                 LOG.info('API certificate not available yet: %s', exc)
                 await asyncio.sleep(1)
-        self.server = Server(api.handlers(self.node, self.rules), codec=ProtoCodec())
+        self.server = _Server(api.handlers(self.node, self.rules), codec=ProtoCodec())
         await self.server.start(self.node.address, self.node.cfg['port'], ssl=self.context, reuse_address=True)
         if self.node.maintenance:
             userdata.note_maintenance(self.node)
@@ -68,6 +91,7 @@ async def run(config):
     mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
     kube = asyncio.get_running_loop().create_task(kube_agent.Agent(node).run())  # API server, kubelet (lab/kube/agent.py)
     stop = asyncio.Event()
+    node.power_off = stop.set  # a reset without reboot ends the process, as the machine powers off
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()

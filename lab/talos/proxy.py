@@ -84,7 +84,9 @@ async def forward(stream, node, target, path, handler, roles):
     context = None if node.maintenance else client_context(node)
     if context is None:
         raise GRPCError(Status.PERMISSION_DENIED, 'no request forwarding')
-    request = await stream.recv_message()
+    # Client-streaming calls (EtcdRecover) pass every message on, not only the first.
+    streaming = handler.cardinality.client_streaming
+    request = None if streaming else await stream.recv_message()
     address = _address(node, target)
     metadata = [('talos-role', role) for role in sorted(roles)] + [('proxyfrom', node.address)]
     LOG.info('api forward %s to %s', path, address)
@@ -92,7 +94,12 @@ async def forward(stream, node, target, path, handler, roles):
     try:
         async with channel.request(path, handler.cardinality, handler.request_type, handler.reply_type,
                                    deadline=stream.deadline, metadata=metadata) as upstream:
-            await upstream.send_message(request, end=True)
+            if streaming:
+                async for message in stream:
+                    await upstream.send_message(message)
+                await upstream.end()
+            else:
+                await upstream.send_message(request, end=True)
             while True:
                 reply = await upstream.recv_message()
                 if reply is None:

@@ -35,6 +35,7 @@ from . import tls
 
 from ..._requires import TALOS_API, check as check_libraries
 from ..._retry import RetryPolicy
+from ..proto import common_pb2
 from ..proto import cosi_state_grpc, cosi_state_pb2
 from ..proto import definitions_runtime_pb2, definitions_enums_pb2
 from ..proto import machine_grpc, machine_pb2
@@ -339,6 +340,17 @@ class TalosClient:
         return list(self._first('ServiceList', self._unary('ServiceList', machine_grpc.MachineServiceStub,
                                                            empty_pb2.Empty())).services)
 
+    def reset(self, wipe_labels=(), graceful=True, reboot=False, mode='all'):
+        """Reset the node (Talos answers at once and resets afterwards); returns the actor id.
+
+        ``wipe_labels`` names the system partitions to wipe (``EPHEMERAL``, ``STATE`` ...); none wipes
+        what ``mode`` says (``all``, ``system_disk`` or ``user_disks``).
+        """
+        request = machine_pb2.ResetRequest(
+            graceful=graceful, reboot=reboot, mode=machine_pb2.ResetRequest.WipeMode.Value(mode.upper()),
+            system_partitions_to_wipe=[machine_pb2.ResetPartitionSpec(label=label, wipe=True) for label in wipe_labels])
+        return self._first('Reset', self._unary('Reset', machine_grpc.MachineServiceStub, request)).actor_id
+
     def reboot(self, mode='default'):
         request = machine_pb2.RebootRequest(mode=machine_pb2.RebootRequest.Mode.Value(mode.upper()))
         return self._first('Reboot', self._unary('Reboot', machine_grpc.MachineServiceStub, request)).actor_id
@@ -371,6 +383,26 @@ class TalosClient:
             written.append(len(data.bytes))
         self._stream('EtcdSnapshot', machine_grpc.MachineServiceStub, machine_pb2.EtcdSnapshotRequest(), on_message)
         return sum(written)
+
+    def etcd_recover(self, chunks, timeout=None):
+        """Upload a snapshot for an etcd recovery (EtcdRecover), from an iterable of bytes; return the bytes sent.
+
+        Then ``bootstrap(recover_etcd=True)`` on the same node restores it. ``timeout`` bounds the whole upload.
+        """
+        sent = []
+
+        async def invoke(channel, attempt):
+            method = machine_grpc.MachineServiceStub(channel).EtcdRecover
+            async with method.open(timeout=timeout or self.timeout, metadata=self._metadata()) as stream:
+                for chunk in chunks:
+                    attempt.received = True  # data has left: never send the stream twice
+                    await stream.send_message(common_pb2.Data(bytes=chunk))
+                    sent.append(len(chunk))
+                await stream.end()
+                reply = await stream.recv_message()
+            return self._check_elements(reply, 'EtcdRecover')
+        self._run('EtcdRecover', invoke)
+        return sum(sent)
 
     # --- cosi.resource.State ---------------------------------------------------------------------
 

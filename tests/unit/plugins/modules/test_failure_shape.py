@@ -95,6 +95,20 @@ CASES = [
     ('kube_wait', 'a kubeconfig that does not exist', lambda f, ep: {'kubeconfig': f['tmp'] + '/none'}, 'missing_kubeconfig', False),
     ('cilium_install_plan', 'a Cilium value the design fixes',
      lambda f, ep: {'control_planes': [ep], 'cilium': {'values': {'tunnelProtocol': 'geneve'}}}, 'bad_input', False),
+    ('backup_set', 'a private key given as a recipient',
+     lambda f, ep: {'nodes': [ep], 'remote': 'lab:backups', 'cluster': 'c', 'secrets': f['bundle'],
+                    'age_recipients': ['AGE-SECRET-KEY-1QQQQ']}, 'bad_input', False),
+    ('backup_set_info', 'a missing age identity',
+     lambda f, ep: {'remote': 'lab:backups', 'cluster': 'c', 'verify': True, 'age_identity': f['tmp'] + '/none.txt'},
+     'bad_input', False),
+    ('backup_sealed_secrets_restore', 'an age identity others may read',
+     lambda f, ep: (os.chmod(f['bundle'], 0o640), {'remote': 'lab:backups', 'cluster': 'c', 'age_identity': f['bundle'],
+                                                   'kubeconfig': f['tmp'] + '/kc'})[1], 'bad_permissions', False),
+    ('backup_retention', 'a negative count to keep',
+     lambda f, ep: {'remote': 'lab:backups', 'cluster': 'c', 'keep_daily': -1}, 'bad_input', False),
+    ('talos_etcd_recover', 'a recovering node that is no control plane',
+     lambda f, ep: {'node': ep, 'control_planes': ['192.0.2.1'], 'remote': 'lab:backups', 'cluster': 'c',
+                    'age_identity': f['tmp'] + '/none.txt'}, 'bad_input', False),
 ]
 
 

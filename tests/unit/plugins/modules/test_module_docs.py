@@ -18,9 +18,11 @@ from module_runner import MODULES, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # The modules that reach the Talos API: the action group talos (meta/runtime.yml).
-TALOS_API_MODULES = ('kubespan_verify', 'talos_bootstrap', 'talos_etcd_info', 'talos_kubeconfig', 'talos_machineconfig',
-                     'talos_secrets')
+TALOS_API_MODULES = ('backup_set', 'kubespan_verify', 'talos_bootstrap', 'talos_etcd_info', 'talos_etcd_recover', 'talos_kubeconfig',
+                     'talos_machineconfig', 'talos_secrets')
 KUBE_API_MODULES = ('cilium_install_plan', 'kube_apply', 'kube_wait')
+# The modules that reach the backup remote: the action group backup.
+BACKUP_REMOTE_MODULES = ('backup_retention', 'backup_sealed_secrets_restore', 'backup_set', 'backup_set_info', 'talos_etcd_recover')
 
 
 def docs(module):
@@ -72,9 +74,10 @@ def test_the_talos_api_options_are_the_shared_ones(module):
         assert spec[name] == option, name
     fragment = yaml.safe_load(fragment_loader.get('hybridops.talos.talos_api').DOCUMENTATION)['options']
     for name in CONNECTION_ARGS:
-        if name != 'talosconfig' or module != 'talos_machineconfig':  # it says when the talosconfig matters
+        # talos_machineconfig says when the talosconfig matters, talos_etcd_recover for which calls the endpoints serve.
+        if (module, name) not in (('talos_machineconfig', 'talosconfig'), ('talos_etcd_recover', 'endpoints')):
             assert doc['options'][name] == fragment[name], name
-    assert doc['attributes']['action_group']['membership'] == ['hybridops.talos.talos']
+    assert 'hybridops.talos.talos' in doc['attributes']['action_group']['membership']
 
 
 @pytest.mark.parametrize('module', ('talos_bootstrap', 'talos_etcd_info', 'kubespan_verify', 'talos_machineconfig'))
@@ -91,11 +94,14 @@ def test_modules_acting_on_one_node_share_the_node_option(module):
 def test_the_action_group_holds_exactly_the_talos_api_modules():
     with open(os.path.join(ROOT, 'meta', 'runtime.yml'), encoding='utf-8') as handle:
         runtime = yaml.safe_load(handle)
-    assert runtime['action_groups'] == {'talos': sorted(TALOS_API_MODULES), 'kubernetes': sorted(KUBE_API_MODULES)}
+    assert runtime['action_groups'] == {'talos': sorted(TALOS_API_MODULES), 'kubernetes': sorted(KUBE_API_MODULES),
+                                        'backup': sorted(BACKUP_REMOTE_MODULES)}
     for module in KUBE_API_MODULES:
         assert docs(module)[0]['attributes']['action_group']['membership'] == ['hybridops.talos.kubernetes'], module
-    for module in set(MODULES) - set(TALOS_API_MODULES) - set(KUBE_API_MODULES):
+    for module in set(MODULES) - set(TALOS_API_MODULES) - set(KUBE_API_MODULES) - set(BACKUP_REMOTE_MODULES):
         assert docs(module)[0]['attributes']['action_group']['support'] == 'none', module
+    for module in BACKUP_REMOTE_MODULES:
+        assert 'hybridops.talos.backup' in docs(module)[0]['attributes']['action_group']['membership'], module
 
 
 @pytest.mark.parametrize('module', MODULES)
@@ -105,6 +111,8 @@ def test_every_module_lists_its_requirements_or_needs_none(module):
         assert 'requirements' not in doc
     elif module in KUBE_API_MODULES:
         assert 'PyYAML' in doc['requirements'] and any(r.startswith('kubernetes') for r in doc['requirements'])
+    elif module == 'backup_retention':  # it only lists and deletes on the remote
+        assert len(doc['requirements']) == 1 and 'C(rclone)' in doc['requirements'][0]
     else:
         assert 'PyYAML' in doc['requirements'] and 'cryptography' in doc['requirements']
 
