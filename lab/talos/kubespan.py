@@ -11,13 +11,15 @@ document on v1.13), the node
   so every node has an interface called ``kubespan`` and its own control socket;
 * publishes its public key, KubeSpan address and endpoint (node address:51820) in the lab's discovery
   registry: ``<lab dir>/discovery/<sha256(cluster id)[:16]>/<node>.json``, and learns its peers there;
-* every ``refresh`` seconds (Talos: 30 s; ``LAB_TALOS_KUBESPAN_REFRESH``) reads ``wg show`` and computes
+* every ``refresh`` seconds (Talos: 30 s; ``LAB_TALOS_KUBESPAN_REFRESH``) reads the device from wireguard-go's
+  control socket (handshake times in nanoseconds, as Talos reads them) and computes
   each peer's status with Talos' rules (15 s / 275 s), rotating to the peer's next endpoint when it is down.
 
 KubeSpan address: the cluster's ULA prefix is ``fd`` + the first 7 bytes of sha256(cluster id) (a /64);
 a node's address in it is the prefix + the first 8 bytes of sha256(its WireGuard public key).
 """
 import asyncio
+import base64
 import ctypes
 import datetime
 import hashlib
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -81,26 +84,20 @@ def settings(node):
     return {'mtu': int(section.get('mtu') or DEFAULT_MTU)}
 
 
-def whole_second(epoch):
-    """``epoch`` at the resolution of ``wg show latest-handshakes`` (whole seconds, rounded down)."""
-    return float(int(epoch))
-
-
 def state_of(since_handshake, since_change, last_used):
     """Talos' peer state (adapters/kubespan/peer_status.go); ages in seconds, None = never.
 
-    Talos asks whether the last handshake came after the last endpoint change, in nanoseconds. ``wg show``
-    gives the handshake in whole seconds only, so the caller passes the change's age at that resolution too
-    (``whole_second``) and a handshake in the same second counts as after it: otherwise a handshake right
-    after the change reads as older than it, the peer turns ``down`` 15 s later and stays so until the next
-    handshake, up to 2 minutes away (WireGuard's rekey), though the tunnel works."""
+    The handshake time comes from WireGuard's control socket in nanoseconds (``read_device``), as Talos reads
+    it: ``wg show latest-handshakes`` has whole seconds only, and a handshake in the second of an endpoint
+    change would then read as older than the change (the peer turns ``down`` 15 s later and stays so until the
+    next handshake, up to 2 minutes away, though the tunnel works)."""
     never = float('inf')
     handshake = never if since_handshake is None else since_handshake
     change = never if since_change is None else since_change
     if change < ENDPOINT_CONNECTION_TIMEOUT:
-        state = 'up' if handshake <= change else 'unknown'
+        state = 'up' if handshake < change else 'unknown'
     elif change < PEER_DOWN_INTERVAL:
-        state = 'up' if handshake <= change else 'down'
+        state = 'up' if handshake < change else 'down'
     else:
         state = 'up' if handshake < PEER_DOWN_INTERVAL else 'down'
     if state == 'down' and last_used is None:
@@ -132,13 +129,49 @@ def _run(*args, data=None, check=True):
     return proc.stdout.decode()
 
 
-def _table(text, columns):
-    result = {}
+def parse_device(text):
+    """The peers of a WireGuard UAPI ``get=1`` answer: {base64 public key: {endpoint, handshake, rx, tx}}.
+
+    ``handshake`` is the last handshake as a float epoch (None: never). The device's private key and the
+    peers' preshared keys in the answer are skipped, never kept."""
+    peers, peer = {}, None
     for line in text.splitlines():
-        parts = line.split('\t')
-        if len(parts) == columns:
-            result[parts[0]] = parts[1:]
-    return result
+        key, _sep, value = line.partition('=')
+        if key == 'public_key':
+            peer = peers[base64.b64encode(bytes.fromhex(value)).decode()] = {
+                'endpoint': None, 'handshake': None, 'rx': 0, 'tx': 0, '_sec': 0, '_nsec': 0}
+        elif peer is None:
+            continue
+        elif key == 'endpoint':
+            peer['endpoint'] = value
+        elif key == 'last_handshake_time_sec':
+            peer['_sec'] = int(value)
+        elif key == 'last_handshake_time_nsec':
+            peer['_nsec'] = int(value)
+        elif key in ('rx_bytes', 'tx_bytes'):
+            peer[key[:2]] = int(value)
+    for peer in peers.values():
+        sec, nsec = peer.pop('_sec'), peer.pop('_nsec')
+        peer['handshake'] = sec + nsec / 1e9 if sec else None
+    return peers
+
+
+def read_device(socket_path, timeout=5.0):
+    """Ask wireguard-go's control socket for the device state (what ``wg show`` reads, at full resolution)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        sock.sendall(b'get=1\n\n')
+        chunks = []
+        while not b''.join(chunks[-2:]).endswith(b'\n\n'):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    text = b''.join(chunks).decode()
+    if 'errno=0' not in text:
+        raise RuntimeError('wireguard-go answered get=1 with an error')
+    return parse_device(text)
 
 
 class Peer:
@@ -328,18 +361,14 @@ class Manager:
     # ------------------------------------------------------------------ status
 
     def _refresh(self):
-        # Three `wg show` views that never print the private key (unlike `wg show dump`).
-        endpoints = _table(_run('wg', 'show', INTERFACE, 'endpoints'), 2)
-        handshakes = _table(_run('wg', 'show', INTERFACE, 'latest-handshakes'), 2)
-        transfer = _table(_run('wg', 'show', INTERFACE, 'transfer'), 3)
+        device = read_device(os.path.join(RUN_DIR, INTERFACE + '.sock'))
         now = time.time()
         statuses = []
         for key, peer in sorted(self.peers.items(), key=lambda item: item[1].label):
-            current = (endpoints.get(key) or ['(none)'])[0]
-            current = None if current == '(none)' else current
-            handshake = int((handshakes.get(key) or ['0'])[0]) or None
+            seen = device.get(key) or {}
+            current, handshake = seen.get('endpoint'), seen.get('handshake')
             state = state_of(None if handshake is None else now - handshake,
-                             None if peer.last_change is None else now - whole_second(peer.last_change), peer.last_used)
+                             None if peer.last_change is None else now - peer.last_change, peer.last_used)
             if state == 'down' or peer.last_used is None:
                 chosen = next_endpoint(peer.endpoints, peer.last_used, current)
                 if chosen is not None:
@@ -347,7 +376,7 @@ class Manager:
                     if peer.last_used is not None:
                         LOG.info('kubespan: peer %s is down, endpoint %s -> %s', peer.label, peer.last_used, chosen)
                     peer.last_used, peer.last_change, state, current = chosen, now, 'unknown', chosen
-            rx, tx = (int(v) for v in transfer.get(key, ('0', '0')))
+            rx, tx = seen.get('rx', 0), seen.get('tx', 0)
             statuses.append({'id': key, 'endpoint': current, 'label': peer.label, 'state': state, 'receiveBytes': rx,
                              'transmitBytes': tx, 'lastHandshakeTime': handshake, 'lastUsedEndpoint': peer.last_used,
                              'lastEndpointChange': peer.last_change, 'address': peer.address, 'endpoints': list(peer.endpoints)})
