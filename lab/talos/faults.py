@@ -15,7 +15,7 @@ nodes that ``fault stop`` powered off.
 | ``closed --site SITE`` | drop new UDP 51820 towards SITE from the other site (a closed firewall; with ``nat``: both sides closed) |
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
 | ``workload NS/NAME --mode crash|fail|pending`` | a Kubernetes workload's pods crash, its Job fails, or its pods stay Pending (lab/kube/faults.py) |
-| ``isolate --site SITE`` | the controller (the root namespace) reaches no node of SITE, as AWX in the cloud reaches no home LAN; traffic between the sites is untouched |
+| ``isolate --site SITE`` | the controller (root namespace) reaches no node of SITE (AWX in the cloud, no home LAN); sites still meet |
 """
 import errno
 import ipaddress

@@ -15,7 +15,7 @@ from __future__ import annotations
 def _first_line(description):
     if isinstance(description, list):
         description = ' '.join(description)
-    return str(description or '').split('. ')[0].rstrip('.')
+    return str(description or '').split('. ', maxsplit=1)[0].rstrip('.')
 
 
 def question(name, option):

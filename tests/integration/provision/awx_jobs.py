@@ -69,7 +69,7 @@ def validate(ctype):
     for key, value in injectors.get('env', {}).items():
         assert ENV_KEY.match(key) and not key.startswith('ANSIBLE_') and key not in ENV_BLOCKLIST, key
         assert value.isascii(), key
-    names = [k for k in injectors.get('file', {})]
+    names = list(injectors.get('file', {}))
     assert not ('template' in names and len(names) > 1), 'single and multi-file syntax mixed'
     tower = _Namespace()
     tower.filename = 'EXAMPLE_FILENAME' if 'template' in names else _Namespace()

@@ -44,8 +44,8 @@ def test_the_device_answer_gives_each_peer_at_full_resolution_and_no_key_materia
             'public_key=%s\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\nerrno=0\n\n') % (
                 'aa' * 32, public.hex(), 'bb' * 32, 'cc' * 32)
     peers = parse_device(text)
-    assert peers[base64.b64encode(public).decode()] == {'endpoint': '198.18.22.12:51820', 'handshake': 100.9,
-                                                         'rx': 20, 'tx': 10}
+    expected = {'endpoint': '198.18.22.12:51820', 'handshake': 100.9, 'rx': 20, 'tx': 10}
+    assert peers[base64.b64encode(public).decode()] == expected
     assert peers[base64.b64encode(bytes.fromhex('cc' * 32)).decode()]['handshake'] is None
     assert 'aa' * 32 not in repr(peers) and 'bb' * 32 not in repr(peers)
 

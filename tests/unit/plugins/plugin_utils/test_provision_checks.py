@@ -63,7 +63,10 @@ def test_a_dns_name_must_resolve_only_to_control_planes():
             return table[host]
         return resolve
     names = {'k8s.example.net': ['203.0.113.10', '203.0.113.11'], 'mixed.example.net': ['203.0.113.10', '10.10.0.20']}
-    check = lambda url: provision.endpoint_problems(url, NODES, resolve=resolver(names))  # noqa: E731
+
+    def check(url):
+        return provision.endpoint_problems(url, NODES, resolve=resolver(names))
+
     assert check('https://k8s.example.net:6443') == []
     mixed = check('https://mixed.example.net:6443')
     assert len(mixed) == 1 and 'home-w-0' in mixed[0] and 'resolved on the controller' in mixed[0]
