@@ -12,7 +12,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
-        test-integration test-pytest build artifact-check changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh \
+        test-integration test-pytest build artifact-check changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh bench-kube \
         bench-backup drill-restore clean
 
 help:
@@ -78,6 +78,9 @@ bench-site: setup
 
 bench-mesh: setup
 	$(BIN)/python benchmarks/bench_mesh.py
+
+bench-kube: setup
+	$(BIN)/python benchmarks/bench_kube.py
 
 bench-config: setup
 	$(BIN)/python benchmarks/bench_config.py

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: bring up an empty lab (no machines), then build the cluster from nothing with site.yml: the
 # Hetzner servers and Proxmox VMs are created through the stand-ins' APIs, the lab turns them into Talos nodes,
-# and the Talos stages configure them. Run it again: the lab is reused and site.yml reports changed=0.
+# and the Talos stages configure them; then show the nodes (Ready, roles, sites) and Cilium rolled out with
+# kubectl. Run it again: the lab is reused and site.yml reports changed=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m lab up --empty
@@ -15,3 +16,10 @@ ansible-playbook -i .lab/hybrid.yml playbooks/site.yml -e @examples/lab-vars.yml
 echo
 echo "== inventory (hybridops.talos.hybrid over the Hetzner and Proxmox stand-ins)"
 ansible-inventory -i .lab/hybrid.yml --graph
+echo
+echo "== the cluster, with real kubectl and the lab's kubeconfig (KUBECONFIG in .lab/env)"
+KUBECONFIG="$(sed -n 's/^KUBECONFIG=//p' .lab/env)"
+export KUBECONFIG
+kubectl get nodes -o wide -L hybridops.io/site
+kubectl -n kube-system rollout status ds/cilium --timeout=120s
+kubectl -n kube-system get ds,deploy -l app.kubernetes.io/part-of=cilium

@@ -21,20 +21,32 @@ import logging
 import os
 
 LOG = logging.getLogger('lab.kube')
-MODULES = ()
+MODULES = ('lab.kube.cilium',)
 _CONTAINERS = {}
 _CUSTOM = {}
 _LOADED = False
 
 
 class ContainerContext:
-    """What a container hook gets: the pod, the container, the node and an API client."""
+    """What a container hook gets: the pod, the container, the node and an API client.
+
+    ``write(text)`` is the container's output (its log): a container with
+    ``terminationMessagePolicy: FallbackToLogsOnError`` that exits non-zero gets the end of it as the
+    termination message in its status, as the kubelet does.
+    """
 
     def __init__(self, pod, container, node_name, node_address, client, log):
         self.pod, self.container = pod, container
         self.node_name, self.node_address = node_name, node_address
         self.client = client
         self.log = log  # log(text): appended to the lab's record of the container (kubelet.log)
+        self.output = []
+
+    def write(self, text):
+        for line in str(text).splitlines() or ['']:
+            self.output.append(line)
+        del self.output[:-200]
+        self.log('%s/%s: %s' % (self.pod['metadata']['name'], self.container['name'], text))
 
 
 class CustomContext:

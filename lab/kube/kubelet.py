@@ -81,6 +81,7 @@ class Container:
     def __init__(self):
         self.phase, self.code, self.restarts = 'new', None, 0
         self.task, self.started, self.finished, self.next_start, self.last = None, None, None, 0.0, None
+        self.context, self.message = None, None
 
 
 class PodState:
@@ -262,6 +263,7 @@ class Kubelet:
             else:
                 one.code = int(task.result() or 0)
             one.phase, one.finished = 'exited', now()
+            one.message = termination_message(container, one)
         if one.phase == 'running' and one.task is None and fault == 'crash':
             one.phase, one.code, one.finished = 'exited', 1, now()
         if one.phase in ('new', 'backoff') and loop.time() >= one.next_start:
@@ -274,11 +276,11 @@ class Kubelet:
                 one.phase, one.code, one.finished = 'exited', 0, now()
             else:
                 ctx = hooks.ContainerContext(pod, container, self.view.name, self.view.address, self.client, self.record)
+                one.context, one.message = ctx, None
                 one.task = asyncio.ensure_future(hook(ctx))
                 one.phase = 'running'
         if one.phase == 'exited' and (policy == 'Always' or (policy == 'OnFailure' and one.code != 0)):
-            one.last = {'terminated': {'exitCode': one.code, 'reason': 'Error' if one.code else 'Completed',
-                                       'startedAt': one.started, 'finishedAt': one.finished}}
+            one.last = {'terminated': _terminated(one)}
             one.restarts += 1
             one.phase, one.next_start = 'backoff', loop.time() + BACKOFF_SECONDS
 
@@ -286,9 +288,7 @@ class Kubelet:
         if one.phase == 'running':
             return self._container_status(container, {'running': {'startedAt': one.started}}, True, one.restarts)
         if one.phase == 'exited':
-            return self._container_status(container, {'terminated': {
-                'exitCode': one.code, 'reason': 'Error' if one.code else 'Completed', 'startedAt': one.started,
-                'finishedAt': one.finished}}, False, one.restarts)
+            return self._container_status(container, {'terminated': _terminated(one)}, False, one.restarts)
         if one.phase == 'backoff':
             meta = pod['metadata']
             status = self._container_status(container, {'waiting': {
@@ -376,6 +376,23 @@ class Kubelet:
             except (ApiUnreachable, ApiStatus):
                 pass
             await asyncio.sleep(1)
+
+
+def termination_message(container, one):
+    """The kubelet's FallbackToLogsOnError: the end of the output (80 lines, 2048 bytes at most) of a container that
+    failed; None otherwise."""
+    if not one.code or one.context is None or container.get('terminationMessagePolicy') != 'FallbackToLogsOnError':
+        return None
+    text = '\n'.join(one.context.output[-80:])
+    return text[-2048:] or None
+
+
+def _terminated(one):
+    state = {'exitCode': one.code, 'reason': 'Error' if one.code else 'Completed', 'startedAt': one.started,
+             'finishedAt': one.finished}
+    if one.message:
+        state['message'] = one.message
+    return state
 
 
 def _same(old, new):

@@ -24,9 +24,12 @@ IMPORTS = {
     'cryptography': 'cryptography.x509',
     'jsonschema': 'jsonschema',
     'PyYAML': 'yaml',
+    'kubernetes': 'kubernetes.config',
 }
 # What a Talos API client needs: gRPC over HTTP/2, the messages, and the talosconfig's certificates.
 TALOS_API = ('grpclib', 'protobuf', 'cryptography', 'PyYAML')
+# What a Kubernetes API client needs: the kubernetes client reads the kubeconfig; objects are YAML.
+KUBE_API = ('kubernetes', 'PyYAML')
 
 _SEEN = {}
 

@@ -153,6 +153,40 @@ options:
     description: Cluster DNS domain.
     type: str
     default: cluster.local
+  cilium:
+    description:
+      - Cilium as the CNI, installed the way Talos documents for a cluster without one - an inline manifest in the
+        control-plane configs (C(cluster.inlineManifests), named C(cilium-install)) whose Job runs C(cilium install)
+        on a control plane once the API is up. Worker configs never carry it.
+      - Talos creates the objects of an inline manifest once and never updates them, so changing these values on a
+        running cluster changes nothing in it; M(hybridops.talos.cilium_install_plan) refuses such a change and points
+        at Helm or Flux for changing a running Cilium (docs/kubernetes.md).
+    type: dict
+    suboptions:
+      install:
+        description: Put the install manifest into the config (control planes only).
+        type: bool
+        default: false
+      version:
+        description: The Cilium version to install (pinned, never V(latest)).
+        type: str
+        default: 1.18.3
+      cli_image:
+        description: The cilium-cli image the Job runs (a pinned tag or digest, never V(latest)).
+        type: str
+        default: quay.io/cilium/cilium-cli:v0.18.9
+      mtu:
+        description:
+          - Cilium's C(MTU) value, the MTU of its devices (which sit on KubeSpan). Defaults to the KubeSpan MTU,
+            O(underlay_mtu) - 80; pods then get that minus 50 (VXLAN).
+        type: int
+      values:
+        description:
+          - More Helm values for the chart, nested or with dotted names (V(hubble.enabled)). The values that this
+            design or the MTU budget fix (C(routingMode), C(tunnelProtocol), C(MTU), C(k8sServiceHost),
+            C(k8sServicePort), C(kubeProxyReplacement)) are refused.
+        type: dict
+        default: {}
   node:
     description:
       - The Talos API address of the node to apply the config to, V(host) or V(host:port) (port 50000 by default).
@@ -420,6 +454,13 @@ RENDER_ARGS = dict(
     role_patches=dict(type='list', elements='raw', default=[]),
     node_patches=dict(type='list', elements='raw', default=[]),
     schema_dir=dict(type='path'),
+    cilium=dict(type='dict', options=dict(
+        install=dict(type='bool', default=False),
+        version=dict(type='str', default='1.18.3'),
+        cli_image=dict(type='str', default='quay.io/cilium/cilium-cli:v0.18.9'),
+        mtu=dict(type='int'),
+        values=dict(type='dict', default={}),
+    )),
 )
 
 

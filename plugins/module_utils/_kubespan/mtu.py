@@ -52,3 +52,50 @@ def check_mtu(underlay=None, kubespan=None, cilium=None, per_node=None):
                   cilium=cilium, expected_cilium=effective - VXLAN_OVERHEAD if effective is not None else None,
                   ok=not problems, problems=problems)
     return report, problems
+
+
+def budget(underlay, nodes=None, cilium=None):
+    """The MTU budget of the cluster, per site: underlay -> KubeSpan (-80) -> Cilium's devices -> pods (-50).
+
+    ``underlay`` is the cluster's underlay MTU (the smallest between the sites): every node's KubeSpan MTU is
+    ``underlay - 80``. ``nodes`` are ``{name, site, underlay_mtu}`` (``underlay_mtu`` None: the cluster's);
+    ``cilium`` is Cilium's ``MTU`` value when set explicitly (default: the KubeSpan MTU, since Cilium's devices
+    sit on KubeSpan). Returns the report; ``problems`` say what does not fit, with the numbers.
+    """
+    kubespan = underlay - KUBESPAN_OVERHEAD
+    cilium_mtu = kubespan if cilium is None else cilium
+    problems = []
+    if cilium_mtu != kubespan:
+        problems.append(_compare('Cilium', cilium_mtu, 'KubeSpan', kubespan, 0).replace(' - 0 = %d' % kubespan, ''))
+    sites = {}
+    for node in nodes or ():
+        site = node.get('site') or ''
+        mtu = node.get('underlay_mtu')
+        mtu = underlay if mtu in (None, '') else int(mtu)
+        sites[site] = min(mtu, sites.get(site, mtu))
+    rows = []
+    for site in sorted(sites) or ['']:
+        site_underlay = sites.get(site, underlay)
+        fits = site_underlay - KUBESPAN_OVERHEAD
+        row = dict(site=site or None, underlay=site_underlay, kubespan=kubespan, kubespan_max=fits, cilium=cilium_mtu,
+                   pod=cilium_mtu - VXLAN_OVERHEAD, problems=[])
+        if kubespan > fits:
+            row['problems'].append(
+                'site %s: its underlay MTU %d leaves room for a KubeSpan MTU of %d - %d = %d, but the configs get %d (the cluster '
+                'underlay MTU %d - %d): full-size packets are fragmented or dropped silently there; set the cluster underlay MTU '
+                'to the smallest one between the sites, %d' % (site or '(none)', site_underlay, site_underlay, KUBESPAN_OVERHEAD, fits,
+                                                               kubespan, underlay, KUBESPAN_OVERHEAD, site_underlay))
+        row['ok'] = not row['problems']
+        problems += row['problems']
+        rows.append(row)
+    return dict(underlay=underlay, kubespan=kubespan, cilium=cilium_mtu, pod=cilium_mtu - VXLAN_OVERHEAD, sites=rows,
+                ok=not problems, problems=problems)
+
+
+def budget_lines(report):
+    """The budget as a table, one line per site."""
+    lines = ['%-10s %8s %9s %7s %5s  %s' % ('site', 'underlay', 'kubespan', 'cilium', 'pod', 'fits')]
+    for row in report['sites']:
+        values = (row['site'] or '-', row['underlay'], row['kubespan'], row['cilium'], row['pod'], 'yes' if row['ok'] else 'NO')
+        lines.append('%-10s %8d %9d %7d %5d  %s' % values)
+    return lines

@@ -17,6 +17,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from .._kubespan.mtu import KUBESPAN_OVERHEAD
+from .._cilium import CLI_IMAGE as CILIUM_CLI_IMAGE, VERSION as CILIUM_VERSION, CiliumError, manifest as cilium_install
 from .contracts import CONTRACTS, contract_name, parse_version, resolve_contract
 from .errors import TalosConfigError
 from .merge_rules import MergeRules
@@ -28,7 +30,6 @@ from .validation import check_documents
 from .yamlio import dump_documents
 
 ROLES = ('controlplane', 'worker')
-KUBESPAN_OVERHEAD = 80
 MIN_KUBESPAN_MTU = 1280
 LABEL_PREFIX = 'hybridops.io'
 _DNS_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
@@ -41,6 +42,7 @@ DEFAULTS = {
     'etcd_advertised_subnets': [], 'underlay_mtu': 1500, 'pod_subnets': ['10.244.0.0/16'],
     'service_subnets': ['10.96.0.0/12'], 'dns_domain': 'cluster.local', 'node_labels': {},
     'cluster_patches': [], 'role_patches': [], 'node_patches': [], 'patch_dir': None, 'schema_dir': None,
+    'cilium': None,
 }
 
 _ADMISSION_CONTROL = [{
@@ -133,7 +135,24 @@ def check_spec(spec):
     if spec['role'] == 'worker' and spec['etcd_advertised_subnets']:
         raise TalosConfigError('etcd_advertised_subnets is for control-plane nodes: workers run no etcd.',
                                reason='bad_input', option='etcd_advertised_subnets')
+    spec['cilium_manifest'] = cilium_manifest(spec)
     return spec
+
+
+def cilium_manifest(spec):
+    """The Cilium install Job as an inline manifest, for control planes when ``cilium.install`` is set; else None.
+
+    Identical on every control plane (it depends on cluster-wide values only), as Talos requires.
+    """
+    options = dict(spec['cilium'] or {})
+    if not options.get('install') or spec['role'] != 'controlplane':
+        return None
+    mtu = options.get('mtu') or spec['underlay_mtu'] - KUBESPAN_OVERHEAD
+    try:
+        return cilium_install(version=options.get('version') or CILIUM_VERSION, cli_image=options.get('cli_image') or CILIUM_CLI_IMAGE,
+                              mtu=mtu, extra=options.get('values') or {})
+    except CiliumError as exc:
+        raise TalosConfigError(str(exc), reason='bad_input', option=exc.option) from None
 
 
 def _pair(bundle, name, with_key):
@@ -142,6 +161,8 @@ def _pair(bundle, name, with_key):
 
 
 def node_labels(spec):
+    """``machine.nodeLabels``: this design's role and site labels (``hybridops.io/...``), the topology labels, then the
+    user's. One table to extend: issue 14 adds more here (Hetzner's provided-by label)."""
     labels = {}
     if spec['role'] == 'controlplane':
         labels['node.kubernetes.io/exclude-from-external-load-balancers'] = ''
@@ -217,6 +238,8 @@ def base_documents(spec, bundle):
     if controlplane:
         cluster['scheduler'] = {'image': 'registry.k8s.io/kube-scheduler:v%s' % k8s}
     cluster['discovery'] = {'enabled': True, 'registries': {'kubernetes': {'disabled': True}, 'service': {}}}
+    if spec.get('cilium_manifest'):
+        cluster['inlineManifests'] = [dict(spec['cilium_manifest'])]
     if controlplane:
         etcd = {'ca': _pair(bundle, 'etcd', True)}
         if spec['etcd_advertised_subnets']:

@@ -243,7 +243,7 @@ def apply_args(lab, secrets_dir, node='vps-1', **overrides):
             'secrets': os.path.join(secrets_dir, 'secrets.yaml'), 'role': 'controlplane', 'cluster_name': 'lab',
             'cluster_endpoint': lab.kubernetes_endpoint, 'talos_version': 'v1.9.6',
             'kubernetes_version': '1.32.3', 'hostname': node, 'site': 'vps', 'cert_sans': [lab.address(node)],
-            'wait_timeout': 60}
+            'wait_timeout': 60, 'cilium': {'install': True}}  # as site.yml renders a control plane of a cluster it built
     args.update(overrides)
     return args
 

@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 # The modules that reach the Talos API: the action group talos (meta/runtime.yml).
 TALOS_API_MODULES = ('backup_set', 'kubespan_verify', 'talos_bootstrap', 'talos_etcd_info', 'talos_etcd_recover', 'talos_kubeconfig',
                      'talos_machineconfig', 'talos_secrets')
+KUBE_API_MODULES = ('cilium_install_plan', 'kube_apply', 'kube_wait')
 # The modules that reach the backup remote: the action group backup.
 BACKUP_REMOTE_MODULES = ('backup_retention', 'backup_sealed_secrets_restore', 'backup_set', 'backup_set_info', 'talos_etcd_recover')
 
@@ -93,8 +94,11 @@ def test_modules_acting_on_one_node_share_the_node_option(module):
 def test_the_action_group_holds_exactly_the_talos_api_modules():
     with open(os.path.join(ROOT, 'meta', 'runtime.yml'), encoding='utf-8') as handle:
         runtime = yaml.safe_load(handle)
-    assert runtime['action_groups'] == {'talos': sorted(TALOS_API_MODULES), 'backup': sorted(BACKUP_REMOTE_MODULES)}
-    for module in set(MODULES) - set(TALOS_API_MODULES) - set(BACKUP_REMOTE_MODULES):
+    assert runtime['action_groups'] == {'talos': sorted(TALOS_API_MODULES), 'kubernetes': sorted(KUBE_API_MODULES),
+                                        'backup': sorted(BACKUP_REMOTE_MODULES)}
+    for module in KUBE_API_MODULES:
+        assert docs(module)[0]['attributes']['action_group']['membership'] == ['hybridops.talos.kubernetes'], module
+    for module in set(MODULES) - set(TALOS_API_MODULES) - set(KUBE_API_MODULES) - set(BACKUP_REMOTE_MODULES):
         assert docs(module)[0]['attributes']['action_group']['support'] == 'none', module
     for module in BACKUP_REMOTE_MODULES:
         assert 'hybridops.talos.backup' in docs(module)[0]['attributes']['action_group']['membership'], module
@@ -105,6 +109,8 @@ def test_every_module_lists_its_requirements_or_needs_none(module):
     doc, _examples, _returns = docs(module)
     if module == 'cluster_topology':
         assert 'requirements' not in doc
+    elif module in KUBE_API_MODULES:
+        assert 'PyYAML' in doc['requirements'] and any(r.startswith('kubernetes') for r in doc['requirements'])
     elif module == 'backup_retention':  # it only lists and deletes on the remote
         assert len(doc['requirements']) == 1 and 'C(rclone)' in doc['requirements'][0]
     else:

@@ -51,3 +51,34 @@ def test_every_node_must_use_the_cluster_mtu():
 def test_nothing_given_nothing_checked():
     report, problems = check_mtu()
     assert problems == [] and report['kubespan'] is None and report['expected_cilium'] is None
+
+
+# ---------------------------------------------------------------------------- the budget per site
+
+def test_the_budget_follows_the_layers_from_the_underlay():
+    from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.mtu import budget
+    report = budget(1500, [{'name': 'a', 'site': 'vps'}, {'name': 'b', 'site': 'home', 'underlay_mtu': 1500}])
+    assert report['ok'] and (report['kubespan'], report['cilium'], report['pod']) == (1420, 1420, 1370)
+    assert [row['site'] for row in report['sites']] == ['home', 'vps']
+
+
+def test_a_site_with_a_smaller_underlay_fails_with_the_numbers():
+    from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.mtu import budget
+    report = budget(1500, [{'site': 'vps', 'underlay_mtu': 1450}, {'site': 'home'}])
+    assert not report['ok']
+    (problem,) = report['problems']
+    assert 'site vps' in problem and '1450 - 80 = 1370' in problem and 'configs get 1420' in problem and 'to the smallest one' in problem
+
+
+def test_an_explicit_cilium_mtu_must_match_kubespan():
+    from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.mtu import budget
+    assert budget(1450, cilium=1370)['ok']
+    report = budget(1450, cilium=1420)
+    assert not report['ok'] and 'Cilium MTU 1420' in report['problems'][0] and 'KubeSpan MTU 1370' in report['problems'][0]
+    assert 'fragmented' in report['problems'][0]
+
+
+def test_the_filter_takes_inventory_values_as_text():
+    from ansible_collections.hybridops.talos.plugins.filter.mtu_budget import mtu_budget
+    report = mtu_budget('1450', [{'site': 'vps', 'underlay_mtu': '1450'}, {'site': 'home', 'underlay_mtu': None}], cilium='')
+    assert report['ok'] and report['pod'] == 1320 and report['lines'][0].split()[:2] == ['site', 'underlay']
