@@ -206,6 +206,9 @@ def ensure_bundle(module):
     params = module.params
     path = params['path']
     result = {'changed': False, 'path': path}
+    if params['adopt_from_cluster'] and (params['adopt_from'] or params['adopt_from_machineconfig']):
+        raise TalosConfigError('adopt_from_cluster cannot be combined with adopt_from or adopt_from_machineconfig: '
+                               'choose one source for the bundle.', reason='bad_input', option='adopt_from_cluster')
     adopting = bool(params['adopt_from'] or params['adopt_from_machineconfig'] or params['adopt_from_cluster'])
     if os.path.exists(path):
         files.check_secrets_folder(path, 'secrets bundle')
@@ -269,9 +272,6 @@ def main():
         required_if=[('adopt_from_cluster', True, ('node',))],
         supports_check_mode=True,
     )
-    if module.params['adopt_from_cluster'] and (module.params['adopt_from'] or module.params['adopt_from_machineconfig']):
-        module.fail_json(msg='adopt_from_cluster cannot be combined with adopt_from or adopt_from_machineconfig: '
-                             'choose one source for the bundle.')
     requires(module, 'cryptography', 'PyYAML')
     run(module, ensure_bundle)
 
