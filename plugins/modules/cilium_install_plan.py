@@ -46,8 +46,17 @@ options:
         C(os:admin)). Defaults to E(TALOSCONFIG), then C(~/.talos/config).
     type: path
   talos_context:
-    description: Context of O(talosconfig); its current one when omitted.
+    description:
+      - Context of O(talosconfig); its current one when omitted. O(context) is the kubeconfig's context in this
+        module, which reaches both APIs.
     type: str
+  endpoints:
+    description:
+      - Talos API endpoints (control planes) that proxy each call to its node, as
+        O(hybridops.talos.talos_machineconfig#module:endpoints); when omitted, each control plane is reached on its
+        own address. A control plane in maintenance mode is always reached directly.
+    type: list
+    elements: str
   timeout:
     description: Seconds one Talos API call may take (as O(hybridops.talos.talos_machineconfig#module:timeout)).
     type: float
@@ -154,9 +163,9 @@ from ansible_collections.hybridops.talos.plugins.module_utils._cilium_plan impor
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.client import KUBE_ARGS, KubeClient, Resource
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.errors import KubeError
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.mtu import KUBESPAN_OVERHEAD
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.apply import MAINTENANCE_HINTS
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import Connection
 
 DAEMONSETS = Resource('apps/v1', 'DaemonSet', 'daemonsets', True)
 SECRETS = Resource('v1', 'Secret', 'secrets', True)
@@ -169,6 +178,7 @@ def argument_spec():
         control_planes=dict(type='list', elements='str', required=True),
         talosconfig=dict(type='path', fallback=(env_fallback, ['TALOSCONFIG'])),
         talos_context=dict(type='str'),
+        endpoints=dict(type='list', elements='str'),
         timeout=dict(type='float', default=30.0),
         underlay_mtu=dict(type='int', default=1500),
         cilium=dict(type='dict', default={}),
@@ -176,12 +186,29 @@ def argument_spec():
 
 
 def _talos_evidence(params, evidence, yaml):
+    # The shared Talos connection (endpoints proxy through apid); 'context' is the kubeconfig's in this module.
+    talos = dict(talosconfig=params['talosconfig'], context=params['talos_context'], endpoints=params['endpoints'],
+                 timeout=params['timeout'])
+    with Connection(talos) as connection:
+        _read_configs(params, connection, evidence, yaml)
+
+
+def _in_maintenance(connection, address):
+    """Whether ``address`` answers over the unauthenticated connection, which only maintenance mode accepts."""
+    try:
+        connection.insecure(address).machine_stage()
+    except TalosApiError:
+        return False
+    return True
+
+
+def _read_configs(params, connection, evidence, yaml):
     for address in params['control_planes']:
         try:
-            client = TalosClient.from_talosconfig(address, params['talosconfig'], context=params['talos_context'], timeout=params['timeout'])
-            text = client.running_config()
+            text = connection.client(address).running_config()
         except TalosApiError as exc:
-            if exc.reason in MAINTENANCE_HINTS:
+            # Through endpoints the proxy answers for the node in its own words: ask the node itself.
+            if exc.reason in MAINTENANCE_HINTS or (params['endpoints'] and _in_maintenance(connection, address)):
                 evidence['maintenance'].append(address)
             elif exc.reason in ('bad_talosconfig', 'missing_talosconfig', 'permission_denied'):
                 raise KubeError(exc.reason, exc.why, call='Reading the running config of %s' % address) from None
