@@ -93,6 +93,17 @@ CASES = [
      lambda f, ep: {'definitions': [{'apiVersion': 'v1', 'metadata': {'name': 'x'}}], 'kubeconfig': f['tmp'] + '/none'},
      'bad_manifest', False),
     ('kube_wait', 'a kubeconfig that does not exist', lambda f, ep: {'kubeconfig': f['tmp'] + '/none'}, 'missing_kubeconfig', False),
+    ('flux_install', 'a download without a pinned sha256',
+     lambda f, ep: {'version': '2.7.5', 'kubeconfig': f['tmp'] + '/none'}, 'bad_input', False),
+    ('flux_install', 'a local manifest that does not match its pin',
+     lambda f, ep: (_write(f['tmp'] + '/install.yaml', '# Flux Version: v2.7.5\n'),
+                    {'version': '2.7.5', 'src': f['tmp'] + '/install.yaml', 'sha256': '0' * 64, 'kubeconfig': f['tmp'] + '/none'})[1],
+     'checksum_mismatch', False),
+    ('flux_sync', 'an scp-like Git address', lambda f, ep: {'url': 'git@github.com:org/repo.git', 'kubeconfig': f['tmp'] + '/none'},
+     'bad_input', False),
+    ('flux_sync', 'a deploy key that is no private key',
+     lambda f, ep: {'url': 'ssh://git@github.com/org/repo.git', 'ssh_private_key': 'not-a-key-canary',
+                    'known_hosts': 'github.com ssh-ed25519 AAAA', 'kubeconfig': f['tmp'] + '/none'}, 'bad_input', False),
     ('cilium_install_plan', 'a Cilium value the design fixes',
      lambda f, ep: {'control_planes': [ep], 'cilium': {'values': {'tunnelProtocol': 'geneve'}}}, 'bad_input', False),
     ('backup_set', 'a private key given as a recipient',
@@ -110,6 +121,11 @@ CASES = [
      lambda f, ep: {'node': ep, 'control_planes': ['192.0.2.1'], 'remote': 'lab:backups', 'cluster': 'c',
                     'age_identity': f['tmp'] + '/none.txt'}, 'bad_input', False),
 ]
+
+
+def _write(path, text):
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(text)
 
 
 def test_every_module_has_failure_cases():
