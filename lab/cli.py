@@ -19,11 +19,11 @@ import time
 import urllib.request
 import uuid
 
-from . import ROOT, pki, process, state
+from . import ROOT, files, pki, process, state
 from .hcloud import openapi_missing
 from .talos import cli_hooks as talos_hooks
 
-SERVICES = (('hcloud', 'lab.hcloud'), ('pve', 'lab.pve'))
+SERVICES = (('hcloud', 'lab.hcloud'), ('pve', 'lab.pve'), ('files', 'lab.files'))
 READY_TIMEOUT = 60
 STOP_TIMEOUT = 10
 
@@ -44,6 +44,8 @@ def parser():
     up.add_argument('--host', default=os.environ.get('LAB_HOST', '127.0.0.1'), help='loopback address to listen on')
     up.add_argument('--hcloud-port', type=int, default=_env_int('LAB_HCLOUD_PORT', 18080))
     up.add_argument('--pve-port', type=int, default=_env_int('LAB_PVE_PORT', 18006))
+    up.add_argument('--files-port', type=int, default=_env_int('LAB_FILES_PORT', 0),
+                    help='port of the release-download server (0: a free one)')
     up.add_argument('--hcloud-servers', type=int, default=0, metavar='N', help='extra Hetzner servers lab-hc-NNN')
     up.add_argument('--pve-vms', type=int, default=0, metavar='N', help='extra Proxmox VMs lab-pve-NNN')
     up.add_argument('--validate', action='store_true', default=os.environ.get('LAB_HCLOUD_VALIDATE') == '1',
@@ -148,6 +150,13 @@ def _hcloud_probe(config):
     return probe
 
 
+def _files_probe(config):
+    def probe():
+        with urllib.request.urlopen('http://%s:%d/__lab__/health' % (config['host'], config['port']), timeout=2) as response:
+            response.read()
+    return probe
+
+
 def _pve_probe(config, ca_file):
     context = ssl.create_default_context(cafile=ca_file)
     token_id, secret = next((k, v) for k, v in config['tokens'].items() if k.startswith('root@pam!'))
@@ -162,12 +171,12 @@ def _pve_probe(config, ca_file):
 
 # ----------------------------------------------------------------------------- env
 
-def build_env(hcloud, pve):
-    """The ``.lab/env`` contract from the two stand-ins' configs."""
+def build_env(hcloud, pve, downloads=None):
+    """The ``.lab/env`` contract from the stand-ins' configs."""
     tokens = dict((mode, token) for token, mode in hcloud['tokens'].items())
     (root_id, root_secret), = [(k, v) for k, v in pve['tokens'].items() if k.startswith('root@pam!')]
     (aud_id, aud_secret), = [(k, v) for k, v in pve['tokens'].items() if k.startswith(pve['auditor'] + '!')]
-    return {
+    env = {
         'HCLOUD_ENDPOINT': 'http://%s:%d/v1' % (hcloud['host'], hcloud['port']),
         'HCLOUD_TOKEN': tokens['rw'],
         'HCLOUD_TOKEN_READONLY': tokens['ro'],
@@ -183,6 +192,9 @@ def build_env(hcloud, pve):
         'PROXMOX_CA_FILE': state.path('ca.crt'),
         'LAB_HCLOUD_CONTROL': 'http://%s:%d/__lab__' % (hcloud['host'], hcloud['port']),
     }
+    if downloads:
+        env.update(files.env(downloads['host'], downloads['port']))
+    return env
 
 
 def _configs(args):
@@ -195,7 +207,14 @@ def _configs(args):
            'password': secrets.token_urlsafe(18), 'auditor': 'auditor@pve',
            'tokens': {'root@pam!lab': str(uuid.uuid4()), 'auditor@pve!inventory': str(uuid.uuid4())},
            'cert': state.path('pve.crt'), 'key': state.path('pve.key')}
-    return hcloud, pve
+    downloads = {'host': args.host, 'port': args.files_port or _free_port(args.host)}
+    return hcloud, pve, downloads
+
+
+def _free_port(host):
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 # ----------------------------------------------------------------------------- commands
@@ -236,19 +255,19 @@ def _mode(empty):
 def _reuse(args):
     """The running lab's (hcloud, pve) configs when all of it runs; a partly running lab is removed first."""
     running = _running_stand_ins()
-    hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
-    if len(running) == len(SERVICES) and hcloud and pve and bool(hcloud.get('empty')) != args.empty:
+    hcloud, pve, downloads = state.read_json('hcloud.json'), state.read_json('pve.json'), state.read_json('files.json')
+    if len(running) == len(SERVICES) and hcloud and pve and downloads and bool(hcloud.get('empty')) != args.empty:
         print('lab: the running lab %s; replacing it with one that %s' % (_mode(hcloud.get('empty')), _mode(args.empty)),
               file=sys.stderr)
         _teardown()
         return None
-    if len(running) == len(SERVICES) and hcloud and pve:
+    if len(running) == len(SERVICES) and hcloud and pve and downloads:
         print('lab already running (%s; hcloud servers +%d, pve vms +%d); rewriting %s and %s'
               % (_mode(hcloud.get('empty')), hcloud['servers'], pve['vms'], state.path('env'), state.path('hybrid.yml')))
         if (args.hcloud_servers, args.pve_vms) != (hcloud['servers'], pve['vms']):
             print('lab: the running lab keeps its seed; run `python -m lab down` first to seed +%d servers, +%d VMs'
                   % (args.hcloud_servers, args.pve_vms), file=sys.stderr)
-        return hcloud, pve
+        return hcloud, pve, downloads
     nodes = talos_hooks.recorded_nodes()
     if running or nodes:
         found = ['%s %s' % (name, 'running' if name in running else 'not running') for name, _module in SERVICES]
@@ -261,16 +280,17 @@ def _reuse(args):
 
 def _start_stand_ins(args):
     """Start both stand-ins and wait until they answer; on any failure stop the ones started and raise."""
-    for label, port in (('--hcloud-port', args.hcloud_port), ('--pve-port', args.pve_port)):
-        if not _port_free(args.host, port):
+    for label, port in (('--hcloud-port', args.hcloud_port), ('--pve-port', args.pve_port), ('--files-port', args.files_port)):
+        if port and not _port_free(args.host, port):
             raise LabError('port %d on %s is already in use; pick another with %s' % (port, args.host, label))
-    hcloud, pve = _configs(args)
+    hcloud, pve, downloads = _configs(args)
     ca_crt, ca_key = pki.make_ca(state.ensure_dir())
     pki.issue(state.STATE_DIR, 'pve', (args.host, 'localhost'), ca_crt, ca_key)
     procs = []
     try:
         for (name, module), config, probe in (
-                (SERVICES[0], hcloud, _hcloud_probe(hcloud)), (SERVICES[1], pve, _pve_probe(pve, ca_crt))):
+                (SERVICES[0], hcloud, _hcloud_probe(hcloud)), (SERVICES[1], pve, _pve_probe(pve, ca_crt)),
+                (SERVICES[2], downloads, _files_probe(downloads))):
             config_path = state.write_json(name + '.json', config)
             procs.append((name, module, _spawn(name, module, config_path), probe))
         for name, _module, proc, probe in procs:
@@ -279,7 +299,7 @@ def _start_stand_ins(args):
         for _name, _module, proc, _probe in procs:
             _stop(proc.pid)
         raise
-    return hcloud, pve
+    return hcloud, pve, downloads
 
 
 def up(args):
@@ -291,15 +311,15 @@ def up(args):
     reused = _reuse(args)
     try:
         if reused:
-            hcloud, pve = reused
+            hcloud, pve, downloads = reused
         else:
-            hcloud, pve = _start_stand_ins(args)
+            hcloud, pve, downloads = _start_stand_ins(args)
             seeded = 0 if args.empty else 1
             print('lab up in %.1f s: hcloud http://%s:%d/v1 (%d servers), proxmox https://%s:%d (%d VMs)'
                   % (time.monotonic() - started, hcloud['host'], hcloud['port'], seeded * (2 + args.hcloud_servers),
                      pve['host'], pve['port'], seeded * (3 + args.pve_vms)))
         record = talos_hooks.up(args)
-        env = build_env(hcloud, pve)
+        env = build_env(hcloud, pve, downloads)
         state.write_env(env)
         state.write_hybrid(env)
         if record:
@@ -329,9 +349,10 @@ def down(_args):
 
 
 def status(_args):
-    hcloud, pve = state.read_json('hcloud.json'), state.read_json('pve.json')
+    hcloud, pve, downloads = state.read_json('hcloud.json'), state.read_json('pve.json'), state.read_json('files.json')
     urls = {'hcloud': hcloud and 'http://%s:%d/v1' % (hcloud['host'], hcloud['port']),
-            'pve': pve and 'https://%s:%d' % (pve['host'], pve['port'])}
+            'pve': pve and 'https://%s:%d' % (pve['host'], pve['port']),
+            'files': downloads and 'http://%s:%d' % (downloads['host'], downloads['port'])}
     running = 0
     for name, module in SERVICES:
         pid = _pid(name)

@@ -15,6 +15,7 @@ ENV_KEYS = (
     'PROXMOX_URL', 'PROXMOX_HOST', 'PROXMOX_PORT', 'PROXMOX_USER', 'PROXMOX_TOKEN_ID', 'PROXMOX_TOKEN_SECRET',
     'PROXMOX_AUDITOR_USER', 'PROXMOX_AUDITOR_TOKEN_ID', 'PROXMOX_AUDITOR_TOKEN_SECRET', 'PROXMOX_CA_FILE',
     'LAB_HCLOUD_CONTROL',
+    'LAB_FILES_URL', 'LAB_FLUX_RELEASES_URL', 'LAB_FLUX_VERSION', 'LAB_FLUX_INSTALL_SHA256',
 )
 
 
@@ -53,7 +54,7 @@ def read_json(filename, state_dir=None):
 
 def write_env(env, state_dir=None):
     lines = ['# Written by `python -m lab up`; the lab endpoints and credentials (KEY=VALUE).']
-    lines += ['%s=%s' % (key, env[key]) for key in ENV_KEYS]
+    lines += ['%s=%s' % (key, env[key]) for key in ENV_KEYS if key in env]
     return write_private('env', '\n'.join(lines) + '\n', state_dir)
 
 

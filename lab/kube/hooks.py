@@ -21,7 +21,7 @@ import logging
 import os
 
 LOG = logging.getLogger('lab.kube')
-MODULES = ('lab.kube.cilium',)
+MODULES = ('lab.kube.cilium', 'lab.kube.flux')
 _CONTAINERS = {}
 _CUSTOM = {}
 _LOADED = False

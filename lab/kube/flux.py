@@ -1,0 +1,136 @@
+"""A Flux stand-in: what source- and kustomize-controller report, small (custom-resource hooks, hooks.py).
+
+The controllers' Deployments from Flux's install manifest need no hook: their pods run like any other container
+without one (kubelet.py), so the Deployments become available once the nodes are Ready and the pods are scheduled.
+Each kind below is reconciled only while its controller's Deployment in ``flux-system`` has an available replica
+(a controller that cannot be scheduled leaves its objects without a ``Ready`` condition, as on a real cluster),
+and its status is written only when it says something new:
+
+* **GitRepository** (source-controller): the ``secretRef`` Secret must exist; for ``ssh://`` URLs it must hold
+  ``identity`` and ``known_hosts``, else ``Ready=False`` (``AuthenticationFailed``) with source-controller's
+  message. Then ``Ready=True`` (``Succeeded``) with an artifact whose revision is
+  ``<branch>@sha1:<digest of URL and branch>``. **Nothing is cloned**: the lab has no Git server, the revision is
+  made up, and a wrong key, URL or host key is not noticed.
+* **Kustomization** (kustomize-controller): ``Ready=True`` (``ReconciliationSucceeded``, "Applied revision: ...")
+  once its source is Ready, ``Ready=False`` (``ArtifactFailed``) while the source is missing or not Ready.
+  **Nothing from Git is applied.**
+
+HelmRepository and HelmRelease objects are stored and validated against their CRDs but not reconciled.
+"""
+import copy
+import datetime
+import hashlib
+
+from . import catalog, errors, hooks
+
+CONTROLLERS = {'GitRepository': 'source-controller', 'Kustomization': 'kustomize-controller'}
+FLUX_NAMESPACE = 'flux-system'
+DEPLOYMENTS = catalog.Resource('apps', 'v1', 'Deployment', 'deployments', True)
+SECRETS = catalog.Resource('', 'v1', 'Secret', 'secrets', True)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def _digest(*parts):
+    return hashlib.sha1('\0'.join(str(p) for p in parts).encode()).hexdigest()
+
+
+async def _get(registry, resource, namespace, name):
+    try:
+        return await registry.get(resource, namespace, name)
+    except errors.ApiError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+async def _controller_runs(registry, kind):
+    deployment = await _get(registry, DEPLOYMENTS, FLUX_NAMESPACE, CONTROLLERS[kind])
+    return bool(deployment and (deployment.get('status') or {}).get('availableReplicas'))
+
+
+def _ready(obj):
+    return any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in (obj.get('status') or {}).get('conditions') or ())
+
+
+async def _set_status(ctx, obj, status, ready, reason, message, _inputs=None):
+    """Write the status unless it says what it says already (timestamps kept from the last transition)."""
+    old = obj.get('status') or {}
+    generation = obj['metadata'].get('generation', 1)
+    text = 'True' if ready else 'False'
+    previous = next((c for c in old.get('conditions') or () if c.get('type') == 'Ready'), {})
+    since = previous.get('lastTransitionTime') if previous.get('status') == text and previous.get('lastTransitionTime') else _now()
+    condition = {'type': 'Ready', 'status': text, 'reason': reason, 'message': message, 'observedGeneration': generation,
+                 'lastTransitionTime': since}
+    new_status = dict(status, conditions=[condition], observedGeneration=generation)
+    if new_status == old:
+        return
+    new = copy.deepcopy(obj)
+    new['status'] = new_status
+    resource = ctx.registry.resource_for(obj['apiVersion'], obj['kind'])
+    await ctx.registry.update(resource, obj['metadata'].get('namespace'), obj['metadata']['name'], new, ctx.manager, subresource='status')
+
+
+# ---------------------------------------------------------------------- sources
+
+async def git_repository(ctx, obj):
+    if not await _controller_runs(ctx.registry, 'GitRepository'):
+        return
+    meta, spec = obj['metadata'], obj.get('spec') or {}
+    namespace, url = meta.get('namespace'), spec.get('url', '')
+    ref = spec.get('ref') or {}
+    branch = ref.get('branch') or 'master'
+    secret_name = (spec.get('secretRef') or {}).get('name')
+    inputs = {'url': url, 'branch': branch, 'secret': secret_name}
+    if secret_name:
+        secret = await _get(ctx.registry, SECRETS, namespace, secret_name)
+        if secret is None:
+            await _set_status(ctx, obj, {}, False, 'AuthenticationFailed',
+                              "failed to get secret '%s/%s': secrets \"%s\" not found" % (namespace, secret_name, secret_name), inputs)
+            return
+        data = secret.get('data') or {}
+        inputs['secret_version'] = secret['metadata'].get('resourceVersion')
+        if url.startswith('ssh://'):
+            missing = [key for key in ('identity', 'known_hosts') if not data.get(key)]
+            if missing:
+                await _set_status(ctx, obj, {}, False, 'AuthenticationFailed',
+                                  "invalid '%s' auth option: '%s' is required" % ('ssh', missing[0]), inputs)
+                return
+    revision = '%s@sha1:%s' % (branch, _digest(url, branch))
+    artifact = {'revision': revision, 'digest': 'sha256:' + hashlib.sha256(revision.encode()).hexdigest(),
+                'path': 'gitrepository/%s/%s/%s.tar.gz' % (namespace, meta['name'], revision.rsplit(':', 1)[1]),
+                'url': 'http://source-controller.flux-system.svc.cluster.local./gitrepository/%s/%s/latest.tar.gz' % (namespace, meta['name']),
+                'lastUpdateTime': _now(), 'size': 0}
+    old = (obj.get('status') or {}).get('artifact') or {}
+    if old.get('revision') == revision:
+        artifact = old
+    await _set_status(ctx, obj, {'artifact': artifact}, True, 'Succeeded', "stored artifact for revision '%s'" % revision, inputs)
+
+
+# ---------------------------------------------------------------------- kustomize
+
+async def kustomization(ctx, obj):
+    if not await _controller_runs(ctx.registry, 'Kustomization'):
+        return
+    namespace = obj['metadata'].get('namespace')
+    ref = (obj.get('spec') or {}).get('sourceRef') or {}
+    source_ns = ref.get('namespace') or namespace
+    label = "%s/%s/%s" % (ref.get('kind'), source_ns, ref.get('name'))
+    resource = ctx.registry.resource_for(ref.get('apiVersion') or 'source.toolkit.fluxcd.io/v1', ref.get('kind', ''))
+    source = await _get(ctx.registry, resource, source_ns, ref.get('name')) if resource is not None else None
+    if source is None:
+        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', "Source '%s' not found" % label, {'source': None})
+        return
+    artifact = (source.get('status') or {}).get('artifact') or {}
+    if not _ready(source) or not artifact.get('revision'):
+        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', 'Source artifact not found, retrying in 30s', {'source': 'not ready'})
+        return
+    revision = artifact['revision']
+    await _set_status(ctx, obj, {'lastAppliedRevision': revision, 'lastAttemptedRevision': revision}, True, 'ReconciliationSucceeded',
+                      'Applied revision: %s' % revision, {'revision': revision, 'path': (obj.get('spec') or {}).get('path')})
+
+
+hooks.register_custom('source.toolkit.fluxcd.io', 'GitRepository', git_repository)
+hooks.register_custom('kustomize.toolkit.fluxcd.io', 'Kustomization', kustomization)
