@@ -2,7 +2,8 @@
 # make demo: bring up an empty lab (no machines), then build the cluster from nothing with site.yml: the
 # Hetzner servers and Proxmox VMs are created through the stand-ins' APIs, the lab turns them into Talos nodes,
 # and the Talos stages configure them; then show the nodes (Ready, roles, sites) and Cilium rolled out with
-# kubectl. Run it again: the lab is reused and site.yml reports changed=0.
+# kubectl, and Flux's controllers (installed from the lab's checksummed fixture of Flux's install.yaml) available.
+# Run it again: the lab is reused and site.yml reports changed=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m lab up --empty
@@ -23,3 +24,6 @@ export KUBECONFIG
 kubectl get nodes -o wide -L hybridops.io/site
 kubectl -n kube-system rollout status ds/cilium --timeout=120s
 kubectl -n kube-system get ds,deploy -l app.kubernetes.io/part-of=cilium
+echo
+echo "== Flux (pinned ${LAB_FLUX_VERSION}, install.yaml checked against sha256 ${LAB_FLUX_INSTALL_SHA256})"
+kubectl -n flux-system get deploy

@@ -1,8 +1,11 @@
 """The lab CLI: the env contract, file modes, a second `up`, `status`, `down`, and the root check."""
+import hashlib
 import os
 import socket
 import stat
 import sys
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
@@ -63,6 +66,19 @@ def test_status_lists_both_stand_ins(lab_env):
     proc = lab_command('status')
     assert proc.returncode == 0
     assert 'hcloud  running' in proc.stdout and 'pve     running' in proc.stdout
+    assert 'files   running' in proc.stdout
+
+
+def test_the_file_server_serves_flux_s_manifest_with_the_sha256_in_env(lab_env):
+    url = '%s/v%s/install.yaml' % (lab_env['LAB_FLUX_RELEASES_URL'], lab_env['LAB_FLUX_VERSION'])
+    assert url.startswith('http://127.') and url.endswith('/fluxcd/flux2/releases/download/v2.7.5/install.yaml')
+    with urllib.request.urlopen(url, timeout=10) as response:
+        data = response.read()
+    assert hashlib.sha256(data).hexdigest() == lab_env['LAB_FLUX_INSTALL_SHA256']
+    assert data.startswith(b'---\n# Flux Version: v2.7.5\n')
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(url.replace('v2.7.5', 'v2.8.0'), timeout=10)  # pylint: disable=consider-using-with
+    assert missing.value.code == 404
 
 
 def test_up_refuses_a_busy_port(lab_env, tmp_path):

@@ -12,12 +12,19 @@ import subprocess
 import pytest
 import yaml
 
-from test_site import changed_tasks, failures, module_task, run_once_result, site, total_changed
+from test_site import changed_tasks, failures, module_task, run_once_result, site as site_yml, total_changed
 
 pytestmark = pytest.mark.lab
 
 LAB_PREFIX = 'tca-'
 NODES = ['home-cp-0', 'home-w-0', 'home-w-1', 'vps-0', 'vps-1']
+
+
+def site(run_playbook, lab, secrets_dir, *args, **extra_vars):
+    """site.yml with the lab's Flux variables (LAB_FLUX_* from its .lab/env), as make demo runs it: Flux on."""
+    flux = {key: value for key, value in lab.env.items() if key.startswith('LAB_FLUX_')}
+    assert flux, 'python -m lab up wrote no LAB_FLUX_* lines'
+    return site_yml(run_playbook, lab, secrets_dir, *args, env=flux, **extra_vars)
 
 
 @pytest.fixture(scope='module')
@@ -81,6 +88,20 @@ def test_nodes_turn_ready_with_cilium_from_the_inline_manifest(run_playbook, tal
     assert rollout.returncode == 0, rollout.stderr
     config = json.loads(kubectl(secrets_dir, '-n', 'kube-system', 'get', 'configmap', 'cilium-config', '-o', 'json').stdout)
     assert config['data']['mtu'] == '1420' and config['data']['tunnel-protocol'] == 'vxlan', config['data']
+
+
+def test_site_installs_flux_from_the_lab_s_checked_manifest_after_the_nodes_are_ready(talos_lab, secrets_dir, converged):
+    assert converged.rc == 0, failures(converged)
+    flux = run_once_result(converged, 'Install Flux')
+    assert flux['changed'] is True and flux['sha256'] == talos_lab.env['LAB_FLUX_INSTALL_SHA256'], flux
+    assert flux['source'].startswith(talos_lab.env['LAB_FLUX_RELEASES_URL'])
+    assert all(c['ready'] for c in flux['controllers']) and len(flux['controllers']) == 4, flux['controllers']
+    assert run_once_result(converged, 'Connect Flux to the GitOps repository').get('skipped') is True
+    deploy = kubectl(secrets_dir, '-n', 'flux-system', 'get', 'deploy')
+    assert deploy.returncode == 0, deploy.stderr
+    rows = [line.split() for line in deploy.stdout.splitlines()[1:]]
+    assert sorted(row[0] for row in rows) == ['helm-controller', 'kustomize-controller', 'notification-controller', 'source-controller']
+    assert all(row[1] == '1/1' for row in rows), deploy.stdout
 
 
 def test_the_second_run_changes_nothing_and_keeps_the_manifest(run_playbook, talos_lab, secrets_dir, converged):
