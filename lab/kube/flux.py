@@ -55,7 +55,7 @@ def _ready(obj):
     return any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in (obj.get('status') or {}).get('conditions') or ())
 
 
-async def _set_status(ctx, obj, status, ready, reason, message, _inputs=None):
+async def _set_status(ctx, obj, status, ready, reason, message):
     """Write the status unless it says what it says already (timestamps kept from the last transition)."""
     old = obj.get('status') or {}
     generation = obj['metadata'].get('generation', 1)
@@ -83,20 +83,18 @@ async def git_repository(ctx, obj):
     ref = spec.get('ref') or {}
     branch = ref.get('branch') or 'master'
     secret_name = (spec.get('secretRef') or {}).get('name')
-    inputs = {'url': url, 'branch': branch, 'secret': secret_name}
     if secret_name:
         secret = await _get(ctx.registry, SECRETS, namespace, secret_name)
         if secret is None:
             await _set_status(ctx, obj, {}, False, 'AuthenticationFailed',
-                              "failed to get secret '%s/%s': secrets \"%s\" not found" % (namespace, secret_name, secret_name), inputs)
+                              "failed to get secret '%s/%s': secrets \"%s\" not found" % (namespace, secret_name, secret_name))
             return
         data = secret.get('data') or {}
-        inputs['secret_version'] = secret['metadata'].get('resourceVersion')
         if url.startswith('ssh://'):
             missing = [key for key in ('identity', 'known_hosts') if not data.get(key)]
             if missing:
                 await _set_status(ctx, obj, {}, False, 'AuthenticationFailed',
-                                  "invalid '%s' auth option: '%s' is required" % ('ssh', missing[0]), inputs)
+                                  "invalid '%s' auth option: '%s' is required" % ('ssh', missing[0]))
                 return
     revision = '%s@sha1:%s' % (branch, _digest(url, branch))
     artifact = {'revision': revision, 'digest': 'sha256:' + hashlib.sha256(revision.encode()).hexdigest(),
@@ -106,7 +104,7 @@ async def git_repository(ctx, obj):
     old = (obj.get('status') or {}).get('artifact') or {}
     if old.get('revision') == revision:
         artifact = old
-    await _set_status(ctx, obj, {'artifact': artifact}, True, 'Succeeded', "stored artifact for revision '%s'" % revision, inputs)
+    await _set_status(ctx, obj, {'artifact': artifact}, True, 'Succeeded', "stored artifact for revision '%s'" % revision)
 
 
 # ---------------------------------------------------------------------- kustomize
@@ -121,15 +119,15 @@ async def kustomization(ctx, obj):
     resource = ctx.registry.resource_for(ref.get('apiVersion') or 'source.toolkit.fluxcd.io/v1', ref.get('kind', ''))
     source = await _get(ctx.registry, resource, source_ns, ref.get('name')) if resource is not None else None
     if source is None:
-        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', "Source '%s' not found" % label, {'source': None})
+        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', "Source '%s' not found" % label)
         return
     artifact = (source.get('status') or {}).get('artifact') or {}
     if not _ready(source) or not artifact.get('revision'):
-        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', 'Source artifact not found, retrying in 30s', {'source': 'not ready'})
+        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', 'Source artifact not found, retrying in 30s')
         return
     revision = artifact['revision']
     await _set_status(ctx, obj, {'lastAppliedRevision': revision, 'lastAttemptedRevision': revision}, True, 'ReconciliationSucceeded',
-                      'Applied revision: %s' % revision, {'revision': revision, 'path': (obj.get('spec') or {}).get('path')})
+                      'Applied revision: %s' % revision)
 
 
 hooks.register_custom('source.toolkit.fluxcd.io', 'GitRepository', git_repository)
