@@ -39,6 +39,18 @@ NAME_PART_TEXT = ("name part must consist of alphanumeric characters, '-', '_' o
                   "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
 # Resources whose names are DNS labels rather than subdomains.
 LABEL_NAMED = {'namespaces': LABEL_1123, 'services': LABEL_1035}
+# RBAC objects are named by path segment (ValidatePathSegmentName), so system:coredns is a valid ClusterRole name.
+PATH_SEGMENT_NAMED = ('roles', 'rolebindings', 'clusterroles', 'clusterrolebindings')
+
+
+def path_segment_problem(name):
+    """The API server's complaint about a path-segment name, or None."""
+    if name in ('.', '..'):
+        return "may not be '%s'" % name
+    for bad in ('/', '%'):
+        if bad in name:
+            return "may not contain '%s'" % bad
+    return None
 
 
 class Cause:
@@ -104,6 +116,10 @@ def metadata(obj, resource):
     name = meta.get('name')
     if not name and not meta.get('generateName'):
         causes.append(Cause('metadata.name', 'FieldValueRequired', 'Required value: name or generateName is required'))
+    elif name and resource.plural in PATH_SEGMENT_NAMED:
+        problem = path_segment_problem(name)
+        if problem:
+            causes.append(Cause('metadata.name', 'FieldValueInvalid', 'Invalid value: %s: %s' % (json.dumps(name), problem)))
     elif name:
         pattern, text = SUBDOMAIN, SUBDOMAIN_TEXT
         if resource.plural in LABEL_NAMED:

@@ -66,3 +66,12 @@ def test_protobuf_configmap_body():
                                      'metadata': {'name': 'cfg', 'namespace': 'default', 'labels': {'app': 'web'}}}
     with pytest.raises(protobuf.ProtobufError):
         protobuf.decode(protobuf.MAGIC + field(1, field(1, 'apps/v1') + field(2, 'Deployment')))
+
+
+def test_rbac_objects_are_named_by_path_segment():
+    # The API server takes system:coredns as a ClusterRole name (ValidatePathSegmentName), not as a subdomain.
+    from lab.kube import catalog
+    clusterroles = next(r for r in catalog.builtins() if r.plural == 'clusterroles')
+    assert validation.metadata({'metadata': {'name': 'system:coredns'}}, clusterroles) == []
+    causes = validation.metadata({'metadata': {'name': 'a/b'}}, clusterroles)
+    assert [c.body for c in causes] == ['Invalid value: "a/b": may not contain \'/\'']
