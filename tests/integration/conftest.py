@@ -32,14 +32,17 @@ class PlaybookRun:
         return self.stats.get(host, {}).get('changed')
 
     def results(self, task_name, host='localhost'):
-        """The results of every task called ``task_name`` for ``host``, in run order."""
+        """The results of every task called ``task_name`` (with or without its role's prefix) for ``host``, in run order."""
         found = []
         for play in self.data.get('plays', []):
             for task in play.get('tasks', []):
-                if task['task']['name'] == task_name and host in task['hosts']:
+                name = task['task']['name']  # a role's task is named 'role : task' when the play lists the role
+                if (name == task_name or name.endswith(' : ' + task_name)) and host in task['hosts']:
                     found.append(task['hosts'][host])
         if not found:
-            raise AssertionError('no task named %r ran on %s; rc=%s\n%s' % (task_name, host, self.rc, self.stderr[-2000:]))
+            ran = [task['task']['name'] for play in self.data.get('plays', []) for task in play.get('tasks', [])]
+            raise AssertionError('no task named %r ran on %s; rc=%s; tasks that ran: %s\n%s'
+                                 % (task_name, host, self.rc, ran, self.stderr[-2000:]))
         return found
 
     def result(self, task_name, host='localhost'):

@@ -9,7 +9,9 @@
   until that CRD is Established.
 * The state before is read in bulk (one list per kind and namespace), the applies run on a few threads.
 * ``changed`` compares the object before and after without noise (diff.py); check mode is the API
-  server's own dry run (``dryRun=All``), so defaulting, validation and conflicts are the real ones.
+  server's own dry run (``dryRun=All``), so defaulting, validation and conflicts are the real ones; what
+  goes into a namespace or a kind the same batch creates is reported as created without a dry run (the
+  server would refuse one: the namespace or the CRD was only dry-run).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Applier:
                 self.client.require(*kind)  # raises kind_not_served, before anything is written
             resources[kind] = found
         outcomes = {}
+        new_namespaces = set()
         for phase in _phases(objects):
             waiting = [o for o in phase if resources[(o['apiVersion'], o['kind'])] is None]
             if waiting:
@@ -74,8 +77,18 @@ class Applier:
                     phase = [o for o in phase if o not in waiting]
                 else:
                     self._await_crds(waiting, pending, resources)
+            if self.check_mode and new_namespaces:
+                # The namespace was only dry-run: the API server would refuse a dry run inside it (NotFound), but the
+                # real run creates it first, so what goes into it is new.
+                inside = [o for o in phase if resources[(o['apiVersion'], o['kind'])].namespaced
+                          and o['metadata'].get('namespace') in new_namespaces]
+                for obj in inside:
+                    outcomes[id(obj)] = Outcome(obj, 'created', None, None)
+                phase = [o for o in phase if o not in inside]
             for outcome in self._apply_phase(phase, resources):
                 outcomes[id(outcome.obj)] = outcome
+                if self.check_mode and outcome.action == 'created' and (outcome.obj['apiVersion'], outcome.obj['kind']) == ('v1', 'Namespace'):
+                    new_namespaces.add(outcome.obj['metadata']['name'])
         return [outcomes[id(obj)] for obj in objects]
 
     # ------------------------------------------------------------------ phases
