@@ -27,3 +27,6 @@ kubectl -n kube-system get ds,deploy -l app.kubernetes.io/part-of=cilium
 echo
 echo "== Flux (pinned ${LAB_FLUX_VERSION}, install.yaml checked against sha256 ${LAB_FLUX_INSTALL_SHA256})"
 kubectl -n flux-system get deploy
+echo
+echo "== Cilium handed to Flux (a HelmRelease adopting the release cilium install made)"
+kubectl -n kube-system get helmrelease cilium

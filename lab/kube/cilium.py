@@ -23,14 +23,11 @@ Not modelled: the chart's other objects (RBAC, Envoy, Hubble, CRDs the agent reg
 work, ``cilium upgrade``/``uninstall``.
 """
 import asyncio
-import base64
-import datetime
-import gzip
 import json
 import os
 import re
 
-from . import hooks
+from . import helm, hooks
 from .validation import _type_name
 from .client import ApiStatus, Client
 
@@ -239,24 +236,9 @@ def chart_objects(version, namespace, values):
 
 
 def release_secret(version, namespace, values, revision=1):
-    """Helm's release record: the release as gzip'd JSON, base64 encoded, in a Secret of type helm.sh/release.v1."""
-    moment = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-    release = {'name': RELEASE, 'namespace': namespace, 'version': revision,
-               'info': {'status': 'deployed', 'description': 'Install complete' if revision == 1 else 'Upgrade complete',
-                        'first_deployed': moment, 'last_deployed': moment},
-               'chart': {'metadata': {'name': 'cilium', 'version': version, 'appVersion': version}},
-               'config': values}
-    encoded = base64.b64encode(gzip.compress(json.dumps(release, sort_keys=True).encode())).decode()
-    return {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'helm.sh/release.v1',
-            'metadata': {'name': 'sh.helm.release.v1.%s.v%d' % (RELEASE, revision), 'namespace': namespace,
-                         'labels': {'name': RELEASE, 'owner': 'helm', 'status': 'deployed', 'version': str(revision)}},
-            'data': {'release': base64.b64encode(encoded.encode()).decode()}}
-
-
-def read_release(secret):
-    """The release JSON of a Helm release Secret."""
-    encoded = base64.b64decode(secret['data']['release'])
-    return json.loads(gzip.decompress(base64.b64decode(encoded)))
+    """Helm's record of the release cilium-cli installs (helm.py)."""
+    return helm.secret(helm.record(RELEASE, namespace, 'cilium', version, values, revision,
+                                   'Install complete' if revision == 1 else 'Upgrade complete'))
 
 
 # ---------------------------------------------------------------------- the hooks

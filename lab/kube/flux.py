@@ -15,15 +15,26 @@ and its status is written only when it says something new:
   once its source is Ready, ``Ready=False`` (``ArtifactFailed``) while the source is missing or not Ready.
   **Nothing from Git is applied.**
 
-HelmRepository and HelmRelease objects are stored and validated against their CRDs but not reconciled.
+* **HelmRepository** (source-controller): ``Ready=True`` (``Succeeded``) with an artifact named after the URL.
+  **Nothing is downloaded**: a wrong URL is not noticed.
+* **HelmRelease** (helm-controller): ``Ready=False`` (``ArtifactFailed``) while its HelmRepository is missing or
+  not Ready. Then the release ``spec.releaseName`` (default: the name, ``<targetNamespace>-<name>`` with a target
+  namespace) in ``spec.storageNamespace`` (default: its namespace) is looked up in Helm's storage (helm.py):
+  none is ``Ready=False`` (``InstallFailed``) - **the lab installs no chart**; a release of another chart is
+  ``UpgradeFailed``; otherwise, as helm-controller does with a release it did not make or whose chart version or
+  values differ from the HelmRelease's, it is upgraded: a new revision is recorded (the old one superseded),
+  ``status.history`` names it and ``Ready=True`` (``UpgradeSucceeded``). **Nothing the chart renders changes**
+  (the Cilium DaemonSet keeps its image when the version changes).
 """
 import copy
 import datetime
 import hashlib
+import json
 
-from . import catalog, errors, hooks
+from . import catalog, errors, helm, hooks
 
-CONTROLLERS = {'GitRepository': 'source-controller', 'Kustomization': 'kustomize-controller'}
+CONTROLLERS = {'GitRepository': 'source-controller', 'Kustomization': 'kustomize-controller',
+               'HelmRepository': 'source-controller', 'HelmRelease': 'helm-controller'}
 FLUX_NAMESPACE = 'flux-system'
 DEPLOYMENTS = catalog.Resource('apps', 'v1', 'Deployment', 'deployments', True)
 SECRETS = catalog.Resource('', 'v1', 'Secret', 'secrets', True)
@@ -130,5 +141,88 @@ async def kustomization(ctx, obj):
                       'Applied revision: %s' % revision)
 
 
+# ---------------------------------------------------------------------- helm
+
+async def helm_repository(ctx, obj):
+    if not await _controller_runs(ctx.registry, 'HelmRepository'):
+        return
+    url = (obj.get('spec') or {}).get('url', '')
+    revision = 'sha256:' + hashlib.sha256(url.encode()).hexdigest()
+    artifact = {'revision': revision, 'digest': revision, 'lastUpdateTime': _now(), 'size': 0,
+                'path': 'helmrepository/%s/%s/index-%s.yaml' % (obj['metadata'].get('namespace'), obj['metadata']['name'], revision[7:]),
+                'url': 'http://source-controller.flux-system.svc.cluster.local./helmrepository/%s/%s/index.yaml'
+                       % (obj['metadata'].get('namespace'), obj['metadata']['name'])}
+    old = (obj.get('status') or {}).get('artifact') or {}
+    if old.get('revision') == revision:
+        artifact = old
+    await _set_status(ctx, obj, {'artifact': artifact, 'url': artifact['url']}, True, 'Succeeded',
+                      "stored artifact: revision '%s'" % revision)
+
+
+def _config_digest(values):
+    return 'sha256:' + hashlib.sha256(json.dumps(values or {}, sort_keys=True).encode()).hexdigest()
+
+
+async def helm_release(ctx, obj):
+    if not await _controller_runs(ctx.registry, 'HelmRelease'):
+        return
+    meta, spec = obj['metadata'], obj.get('spec') or {}
+    namespace = meta.get('namespace')
+    chart = (spec.get('chart') or {}).get('spec') or {}
+    ref = chart.get('sourceRef') or {}
+    source_ns = ref.get('namespace') or namespace
+    resource = ctx.registry.resource_for('source.toolkit.fluxcd.io/v1', ref.get('kind', ''))
+    source = await _get(ctx.registry, resource, source_ns, ref.get('name')) if resource is not None else None
+    if source is None or not _ready(source):
+        await _set_status(ctx, obj, {}, False, 'ArtifactFailed', "HelmChart '%s/%s-%s' is not ready: %s '%s/%s' %s"
+                          % (source_ns, namespace, meta['name'], ref.get('kind'), source_ns, ref.get('name'),
+                             'not found' if source is None else 'is not ready'))
+        return
+    target = spec.get('targetNamespace')
+    release_name = spec.get('releaseName') or ('%s-%s' % (target, meta['name']) if target else meta['name'])
+    storage = spec.get('storageNamespace') or namespace
+    label = '%s/%s' % (storage, release_name)
+    stored = (await ctx.registry.list(SECRETS, storage, 'owner=helm,name=%s' % release_name))['items']
+    records = sorted((helm.read(s) for s in stored if s.get('type') == helm.TYPE), key=lambda r: r['version'])
+    deployed = [r for r in records if r['info']['status'] == 'deployed']
+    if not deployed:
+        await _set_status(ctx, obj, {}, False, 'InstallFailed', 'Helm install failed for release %s with chart %s@%s: the lab '
+                          'installs no chart' % (label, chart.get('chart'), chart.get('version')))
+        return
+    current = deployed[-1]
+    running_chart = current['chart']['metadata']
+    if running_chart.get('name') != chart.get('chart'):
+        await _set_status(ctx, obj, {}, False, 'UpgradeFailed', 'Helm upgrade failed for release %s with chart %s@%s: the release '
+                          'runs chart %s' % (label, chart.get('chart'), chart.get('version'), running_chart.get('name')))
+        return
+    digest = _config_digest(spec.get('values'))
+    history = (obj.get('status') or {}).get('history') or []
+    latest = history[0] if history else {}
+    if not (latest.get('version') == current['version'] and latest.get('chartVersion') == running_chart.get('version') == chart.get('version')
+            and latest.get('configDigest') == digest):
+        # Not made by this HelmRelease, or another chart version or values: helm-controller upgrades.
+        revision = records[-1]['version'] + 1
+        for old in deployed:
+            old['info']['status'] = 'superseded'
+            await ctx.registry.update(SECRETS, storage, 'sh.helm.release.v1.%s.v%d' % (release_name, old['version']),
+                                      helm.secret(old), ctx.manager)
+        current = helm.record(release_name, storage, chart.get('chart'), chart.get('version'), spec.get('values') or {}, revision,
+                              'Upgrade complete', first_deployed=current['info'].get('first_deployed'))
+        await ctx.registry.create(SECRETS, storage, helm.secret(current), ctx.manager)
+        latest = {'name': release_name, 'namespace': storage, 'version': revision, 'status': 'deployed',
+                  'chartName': chart.get('chart'), 'chartVersion': chart.get('version'), 'appVersion': chart.get('version'),
+                  'configDigest': digest, 'digest': 'sha256:' + hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest(),
+                  'action': 'upgrade', 'firstDeployed': current['info']['first_deployed'],
+                  'lastDeployed': current['info']['last_deployed']}
+        history = [latest] + history[:4]
+    await _set_status(ctx, obj, {'history': history, 'lastAttemptedRevision': chart.get('version'), 'lastAttemptedReleaseAction': 'upgrade',
+                                 'helmChart': '%s/%s-%s' % (source_ns, namespace, meta['name']),
+                                 'lastAttemptedConfigDigest': digest, 'storageNamespace': storage}, True, 'UpgradeSucceeded',
+                      'Helm upgrade succeeded for release %s.v%d with chart %s@%s' % (label, latest['version'], chart.get('chart'),
+                                                                                   chart.get('version')))
+
+
+hooks.register_custom('source.toolkit.fluxcd.io', 'HelmRepository', helm_repository)
+hooks.register_custom('helm.toolkit.fluxcd.io', 'HelmRelease', helm_release)
 hooks.register_custom('source.toolkit.fluxcd.io', 'GitRepository', git_repository)
 hooks.register_custom('kustomize.toolkit.fluxcd.io', 'Kustomization', kustomization)

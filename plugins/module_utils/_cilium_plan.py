@@ -52,8 +52,8 @@ def decide(mode, evidence, wanted_contents):
         if evidence.running_contents != wanted_contents and mode != 'never':
             raise PlanError('cilium_changed', 'The Cilium install manifest in the running configs of %s differs from the one these '
                             'settings render (%s), but Talos never updates what an inline manifest created, so the change would do '
-                            'nothing: keep the Cilium settings as they were installed and change the running Cilium through Helm or a Flux '
-                            'HelmRelease that adopts the kube-system/cilium release (docs/kubernetes.md).'
+                            'nothing: keep the Cilium settings as they were installed and change the running Cilium through Git once it is '
+                            'handed to Flux (flux_cilium_handover, hybridops.talos.cilium_handover; docs/kubernetes.md).'
                             % (', '.join(evidence.carriers), '; '.join(differences(evidence.running_contents, wanted_contents))),
                             carriers=evidence.carriers, differences=differences(evidence.running_contents, wanted_contents))
         if mode == 'never':

@@ -222,6 +222,104 @@ def test_the_synced_objects_match_flux_s_published_schemas(flux_lab, k8s_api):
             jsonschema.validate({k: v for k, v in obj.items() if k != 'metadata'}, json.load(handle))
 
 
+# ------------------------------------------------------------------ Cilium to Flux
+
+CILIUM_VALUES = {'MTU': 1370, 'routingMode': 'tunnel', 'tunnelProtocol': 'vxlan', 'k8sServiceHost': 'localhost', 'k8sServicePort': 7445}
+
+
+def helm_revisions(k8s_api):
+    """``{revision: (status, chart version, values)}`` of the Helm release cilium in kube-system, from Helm's Secrets."""
+    from lab.kube import helm  # pylint: disable=import-outside-toplevel
+    found = {}
+    for item in core(k8s_api).list_namespaced_secret('kube-system', label_selector='owner=helm,name=cilium').items:
+        record = helm.read({'data': item.data})
+        found[record['version']] = (record['info']['status'], record['chart']['metadata']['version'], record['config'])
+    return found
+
+
+def handover(run_playbook, lab, *args, **extra):
+    return tasks(run_playbook, lab, [{'name': 'handover', 'hybridops.talos.cilium_handover': dict({'wait_timeout': 60}, **extra)}],
+                 *args)
+
+
+def test_handing_over_a_cilium_that_helm_did_not_install_is_refused(run_playbook, flux_lab, k8s_api):
+    run = handover(run_playbook, flux_lab, version='1.18.3')
+    assert run.rc != 0
+    result = run.result('handover')
+    assert result['failure']['reason'] == 'no_release', result['failure']
+    assert result['msg'].startswith('No deployed Helm release cilium runs in kube-system'), result['msg']
+    assert result['msg'].endswith('.') and '\n' not in result['msg']
+
+
+def test_cilium_is_handed_over_unchanged_and_git_owns_it_from_then_on(run_playbook, flux_lab, k8s_api, tmp_path):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    from lab.kube import cilium  # pylint: disable=import-outside-toplevel
+    # What cilium install leaves: Helm's record of release cilium v1 (the lab's cilium-cli writes the same).
+    client.CoreV1Api(k8s_api).create_namespaced_secret('kube-system', cilium.release_secret('1.18.3', 'kube-system', CILIUM_VALUES))
+
+    other = handover(run_playbook, flux_lab, version='1.19.0')
+    assert other.rc != 0 and other.result('handover')['failure']['reason'] == 'version_mismatch'
+    assert 'Cilium 1.18.3 runs in kube-system, not 1.19.0' in other.result('handover')['msg']
+    check = handover(run_playbook, flux_lab, '--check', '--diff', version='1.18.3')
+    assert check.rc == 0 and check.result('handover')['changed'] is True, check.failures()
+    assert check.result('handover')['counts']['created'] == 2
+    assert helm_revisions(k8s_api) == {1: ('deployed', '1.18.3', CILIUM_VALUES)}, 'neither refusal nor check mode wrote anything'
+
+    dest = tmp_path / 'gitops' / 'cilium.yaml'
+    run = handover(run_playbook, flux_lab, version='1.18.3', dest=str(dest))
+    assert run.rc == 0, run.failures()
+    result = run.result('handover')
+    assert result['changed'] is True and result['handed_over'] is False
+    assert result['release'] == {'name': 'cilium', 'namespace': 'kube-system', 'revision': 1, 'chart': 'cilium', 'version': '1.18.3'}
+    assert all(o['ready'] for o in result['ready']), result['ready']
+    release = custom_in(k8s_api, 'helm.toolkit.fluxcd.io', 'v2', 'kube-system', 'helmreleases', 'cilium')
+    assert release['spec']['values'] == CILIUM_VALUES and release['spec']['chart']['spec']['version'] == '1.18.3'
+    ready = [c for c in release['status']['conditions'] if c['type'] == 'Ready'][0]
+    assert ready['reason'] == 'UpgradeSucceeded', ready
+    assert ready['message'] == 'Helm upgrade succeeded for release kube-system/cilium.v2 with chart cilium@1.18.3'
+    # helm-controller adopted the release by upgrading it with the same chart version and values: nothing changed.
+    assert helm_revisions(k8s_api) == {1: ('superseded', '1.18.3', CILIUM_VALUES), 2: ('deployed', '1.18.3', CILIUM_VALUES)}
+    assert oct(dest.stat().st_mode & 0o777) == '0o600'
+    import yaml  # pylint: disable=import-outside-toplevel
+    written = [d for d in yaml.safe_load_all(dest.read_text()) if d]
+    assert [d['kind'] for d in written] == ['HelmRepository', 'HelmRelease']
+    assert written[1]['spec']['values'] == release['spec']['values'] and written[1]['spec']['releaseName'] == 'cilium'
+    assert written[1]['spec']['chart']['spec']['version'] == '1.18.3'
+
+    again = handover(run_playbook, flux_lab, version='1.18.3')
+    assert again.rc == 0 and again.result('handover')['changed'] is False and again.result('handover')['handed_over'] is True
+
+    # From now on Cilium changes through Git: kustomize-controller applies the new version; the module leaves it be.
+    changed = dict(written[1])
+    changed['spec'] = dict(changed['spec'], chart={'spec': dict(changed['spec']['chart']['spec'], version='1.18.4')})
+    client.CustomObjectsApi(k8s_api).patch_namespaced_custom_object(
+        'helm.toolkit.fluxcd.io', 'v2', 'kube-system', 'helmreleases', 'cilium', changed,
+        field_manager='kustomize-controller', force=True)
+    wait_for(lambda: helm_revisions(k8s_api).get(3, (None,))[:2] == ('deployed', '1.18.4'), 30, 0.3, 'the upgrade to 1.18.4 recorded')
+    later = handover(run_playbook, flux_lab, version='1.18.3')
+    assert later.rc == 0, later.failures()
+    assert later.result('handover')['changed'] is False and 'kustomize-controller' in later.result('handover')['managers']
+    release = custom_in(k8s_api, 'helm.toolkit.fluxcd.io', 'v2', 'kube-system', 'helmreleases', 'cilium')
+    assert release['spec']['chart']['spec']['version'] == '1.18.4', 'Git\'s version stays'
+
+
+def test_the_handed_over_objects_match_flux_s_published_schemas(flux_lab, k8s_api):
+    import jsonschema  # pylint: disable=import-outside-toplevel
+    from shared_oracles import oracle_path  # pylint: disable=import-outside-toplevel
+    crds = oracle_path('oracles', 'crds')
+    for group, version, namespace, plural, schema in (
+            ('source.toolkit.fluxcd.io', 'v1', 'flux-system', 'helmrepositories', 'helmrepository_v1.json'),
+            ('helm.toolkit.fluxcd.io', 'v2', 'kube-system', 'helmreleases', 'helmrelease_v2.json')):
+        obj = custom_in(k8s_api, group, version, namespace, plural, 'cilium')
+        with open(os.path.join(crds, group, schema), encoding='utf-8') as handle:
+            jsonschema.validate({k: v for k, v in obj.items() if k != 'metadata'}, json.load(handle))
+
+
+def custom_in(k8s_api, group, version, namespace, plural, name):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    return client.CustomObjectsApi(k8s_api).get_namespaced_custom_object(group, version, namespace, plural, name)
+
+
 def test_the_wait_names_a_controller_that_cannot_run_and_why(run_playbook, flux_lab, k8s_api):
     fault = flux_lab.lab_command('fault', 'workload', 'flux-system/helm-controller', '--mode', 'pending')
     assert fault.returncode == 0, fault.stderr

@@ -104,6 +104,18 @@ def test_site_installs_flux_from_the_lab_s_checked_manifest_after_the_nodes_are_
     assert all(row[1] == '1/1' for row in rows), deploy.stdout
 
 
+def test_site_hands_the_cilium_it_installed_to_flux_unchanged(secrets_dir, converged):
+    handed = run_once_result(converged, 'Hand Cilium over to Flux')
+    assert handed['changed'] is True and handed['handed_over'] is False, handed
+    assert handed['release'] == {'name': 'cilium', 'namespace': 'kube-system', 'revision': 1, 'chart': 'cilium', 'version': '1.18.3'}
+    release = kubectl(secrets_dir, '-n', 'kube-system', 'get', 'helmrelease', 'cilium', '-o', 'json')
+    assert release.returncode == 0, release.stderr
+    found = json.loads(release.stdout)
+    assert found['spec']['values']['MTU'] == 1420 and found['spec']['values']['tunnelProtocol'] == 'vxlan', found['spec']['values']
+    ready = [c for c in found['status']['conditions'] if c['type'] == 'Ready'][0]
+    assert ready['status'] == 'True' and ready['message'].endswith('kube-system/cilium.v2 with chart cilium@1.18.3'), ready
+
+
 def test_the_second_run_changes_nothing_and_keeps_the_manifest(run_playbook, talos_lab, secrets_dir, converged):
     second = site(run_playbook, talos_lab, secrets_dir)
     assert second.rc == 0, failures(second)

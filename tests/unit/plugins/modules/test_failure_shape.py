@@ -104,6 +104,8 @@ CASES = [
     ('flux_sync', 'a deploy key that is no private key',
      lambda f, ep: {'url': 'ssh://git@github.com/org/repo.git', 'ssh_private_key': 'not-a-key-canary',
                     'known_hosts': 'github.com ssh-ed25519 AAAA', 'kubeconfig': f['tmp'] + '/none'}, 'bad_input', False),
+    ('cilium_handover', 'an interval that is no Go duration',
+     lambda f, ep: {'interval': 'hourly', 'kubeconfig': f['tmp'] + '/none'}, 'bad_input', False),
     ('cilium_install_plan', 'a Cilium value the design fixes',
      lambda f, ep: {'control_planes': [ep], 'cilium': {'values': {'tunnelProtocol': 'geneve'}}}, 'bad_input', False),
     ('backup_set', 'a private key given as a recipient',
