@@ -3,8 +3,9 @@
 ``python -m lab.files CONFIG.json`` serves each file of ``DOWNLOADS`` at the path it has on its real host, so
 that the collection's download path (URL template, checksum check) runs unchanged against the lab:
 
-* ``/fluxcd/flux2/releases/download/v2.7.5/install.yaml``: ``flux-v2.7.5-install.yaml``, a small fixture of Flux's
-  install manifest (see its header). Its sha256 goes into ``.lab/env`` as ``LAB_FLUX_INSTALL_SHA256``.
+* ``/fluxcd/flux2/releases/download/v2.7.5/install.yaml``: ``flux-v2.7.5-install.yaml.fixture``, a small fixture of
+  Flux's install manifest (see its header; not named .yaml because ansible-test's yamllint wants one document per
+  file). Its sha256 goes into ``.lab/env`` as ``LAB_FLUX_INSTALL_SHA256``.
 
 Anything else is 404, as GitHub answers for a release asset that does not exist.
 """
@@ -15,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FLUX_VERSION = '2.7.5'
 FLUX_RELEASES = '/fluxcd/flux2/releases/download'
 DOWNLOADS = {
-    '%s/v%s/install.yaml' % (FLUX_RELEASES, FLUX_VERSION): 'flux-v%s-install.yaml' % FLUX_VERSION,
+    '%s/v%s/install.yaml' % (FLUX_RELEASES, FLUX_VERSION): 'flux-v%s-install.yaml.fixture' % FLUX_VERSION,
 }
 
 

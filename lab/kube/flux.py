@@ -215,11 +215,12 @@ async def helm_release(ctx, obj):
                   'action': 'upgrade', 'firstDeployed': current['info']['first_deployed'],
                   'lastDeployed': current['info']['last_deployed']}
         history = [latest] + history[:4]
-    await _set_status(ctx, obj, {'history': history, 'lastAttemptedRevision': chart.get('version'), 'lastAttemptedReleaseAction': 'upgrade',
-                                 'helmChart': '%s/%s-%s' % (source_ns, namespace, meta['name']),
-                                 'lastAttemptedConfigDigest': digest, 'storageNamespace': storage}, True, 'UpgradeSucceeded',
-                      'Helm upgrade succeeded for release %s.v%d with chart %s@%s' % (label, latest['version'], chart.get('chart'),
-                                                                                   chart.get('version')))
+    status = {'history': history, 'lastAttemptedRevision': chart.get('version'), 'lastAttemptedReleaseAction': 'upgrade',
+              'helmChart': '%s/%s-%s' % (source_ns, namespace, meta['name']), 'lastAttemptedConfigDigest': digest,
+              'storageNamespace': storage}
+    message = 'Helm upgrade succeeded for release %s.v%d with chart %s@%s' % (
+        label, latest['version'], chart.get('chart'), chart.get('version'))
+    await _set_status(ctx, obj, status, True, 'UpgradeSucceeded', message)
 
 
 hooks.register_custom('source.toolkit.fluxcd.io', 'HelmRepository', helm_repository)

@@ -98,7 +98,7 @@ handed_over:
   type: bool
 release:
   description: The running Helm release that was adopted (name, namespace, revision, chart, version), values left out.
-  returned: success and O(handed_over=false)
+  returned: success and RV(handed_over=false)
   type: dict
 objects:
   description: The objects applied, with the action taken on each.
@@ -111,7 +111,7 @@ counts:
   type: dict
 managers:
   description: The field managers of the existing HelmRelease (who changed it since the hand-over).
-  returned: O(handed_over=true)
+  returned: RV(handed_over=true)
   type: list
   elements: str
 dest:
@@ -135,7 +135,6 @@ failure:
   type: dict
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -199,7 +198,7 @@ def body(module):
         result['dest'] = params['dest']
         if not module.check_mode:
             text = handover.git_file(docs, manifests.yaml.safe_dump)
-            write_private_file(os.path.expanduser(params['dest']), text.encode('utf-8'), 'the Cilium hand-over for Git')
+            write_private_file(params['dest'], text.encode('utf-8'), 'the Cilium hand-over for Git')
     if params['wait'] and not module.check_mode:
         targets = [kube_wait.Target(o['apiVersion'], o['kind'], o['metadata']['name'], o['metadata']['namespace']) for o in objects]
         observation, _seconds = kube_wait.wait(client, targets, check_nodes=False, timeout=params['wait_timeout'],

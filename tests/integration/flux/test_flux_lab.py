@@ -19,7 +19,7 @@ from flux_lab import wait_for
 pytestmark = pytest.mark.lab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURE = os.path.join(ROOT, 'lab', 'files', 'flux-v2.7.5-install.yaml')
+FIXTURE = os.path.join(ROOT, 'lab', 'files', 'flux-v2.7.5-install.yaml.fixture')
 CONTROLLERS = ['source-controller', 'kustomize-controller', 'helm-controller', 'notification-controller']
 KNOWN_HOSTS = 'git.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n'
 REPO = 'ssh://git@git.example.net/ops/gitops.git'

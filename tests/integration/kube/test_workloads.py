@@ -54,7 +54,9 @@ def test_a_cni_daemonset_makes_the_nodes_ready(kubectl, k8s):
     for node in client.CoreV1Api(k8s).list_node().items:
         ready = next(c for c in node.status.conditions if c.type == 'Ready')
         assert (ready.status, ready.reason, ready.message) == ('True', 'KubeletReady', 'kubelet is posting ready status')
-        assert not any(t.key == 'node.kubernetes.io/not-ready' for t in node.spec.taints or ())
+    # The node lifecycle controller lifts the not-ready taint after it sees Ready, a moment later (as on a real cluster).
+    wait_for(lambda: not any(t.key == 'node.kubernetes.io/not-ready' for n in client.CoreV1Api(k8s).list_node().items
+                             for t in n.spec.taints or ()), 30, what='the not-ready taints lifted')
     pods = _pods(k8s, 'k8s-app=cilium', 'kube-system')
     assert sorted(p.spec.node_name for p in pods) == sorted(CONTROL_PLANES + WORKERS)
     assert all(p.status.pod_ip == p.status.host_ip for p in pods), 'hostNetwork pods have the node address'

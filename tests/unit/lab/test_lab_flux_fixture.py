@@ -1,6 +1,6 @@
 """The lab's fixture of Flux's install manifest, and the objects flux_sync writes, against Flux's published schemas.
 
-The fixture (lab/files/flux-v2.7.5-install.yaml) is far smaller than the real release asset, but every CRD field
+The fixture (lab/files/flux-v2.7.5-install.yaml.fixture) is far smaller than the real release asset, but every CRD field
 it declares must be the real one: the same type, pattern and enum values (a subset), no field required that the
 real CRD does not require. Our GitRepository and Kustomization must validate against the real schemas. The schemas
 are the oracle in ../shared/oracles/crds (datreeio/CRDs-catalog); without it these tests skip and say so.
@@ -16,7 +16,7 @@ from ansible_collections.hybridops.talos.plugins.module_utils import _flux
 from shared_oracles import oracle_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURE = os.path.join(ROOT, 'lab', 'files', 'flux-v2.7.5-install.yaml')
+FIXTURE = os.path.join(ROOT, 'lab', 'files', 'flux-v2.7.5-install.yaml.fixture')
 
 
 def fixture_objects():
