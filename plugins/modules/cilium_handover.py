@@ -110,7 +110,7 @@ counts:
   returned: success
   type: dict
 managers:
-  description: The field managers of the existing HelmRelease (who changed it since the hand-over).
+  description: The field managers that wrote the existing HelmRelease (ours, then kustomize-controller once it is in Git).
   returned: RV(handed_over=true)
   type: list
   elements: str
@@ -181,7 +181,9 @@ def body(module):
     name, namespace = params['name'], params['namespace']
     existing = client.get(HELM_RELEASES, name, namespace)
     if existing is not None:
-        managers = sorted({m.get('manager') for m in existing['metadata'].get('managedFields') or () if m.get('manager')})
+        # Who wrote its spec (status writers are the controllers, not owners).
+        managers = sorted({m.get('manager') for m in existing['metadata'].get('managedFields') or ()
+                           if m.get('manager') and m.get('subresource') != 'status'})
         return dict(changed=False, handed_over=True, managers=managers, objects=[], counts=summary([]),
                     duration=round(time.monotonic() - started, 2))
     release = handover.running_release(client.list(SECRETS, namespace, label_selector='owner=helm,name=%s' % name), name, namespace)
