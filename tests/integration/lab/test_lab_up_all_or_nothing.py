@@ -101,7 +101,7 @@ def test_up_over_a_half_running_lab_starts_it_afresh(tmp_path):
         os.kill(pids['pve'], 9)  # the Proxmox stand-in dies; the Hetzner one still runs
         again = lab_command('up', '--hcloud-port', _ports[1], '--pve-port', _ports[3], env=env, timeout=240)
         assert again.returncode == 0, again.stderr
-        assert 'the lab is partly running (hcloud running, pve not running); removing it and starting afresh' in again.stderr
+        assert 'the lab is partly running (hcloud running, pve not running, files running); removing it and starting afresh' in again.stderr, again.stderr
         new = {name: int((state_dir / (name + '.pid')).read_text()) for name in ('hcloud', 'pve')}
         assert new['hcloud'] != pids['hcloud'] and new['pve'] != pids['pve']
         assert pids['hcloud'] not in _processes_of(str(state_dir))

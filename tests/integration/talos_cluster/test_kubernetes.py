@@ -125,6 +125,18 @@ def test_the_second_run_changes_nothing_and_keeps_the_manifest(run_playbook, tal
     assert 'kept as it is' in plan['reason']
 
 
+def test_a_job_that_keeps_no_kubeconfig_reads_through_a_scratch_copy_in_check_mode_too(run_playbook, talos_lab, secrets_dir, converged):
+    # As an AWX job runs it: no kubeconfig kept, first in check mode, then for real; Flux reads the same scratch copy.
+    scratch = os.path.join(secrets_dir, 'kubeconfig.scratch')
+    for args in (('--check', '--diff'), ()):
+        run = site(run_playbook, talos_lab, secrets_dir, *args, talos_cluster_kubeconfig='')
+        assert run.rc == 0, failures(run)
+        assert total_changed(run) == 0, changed_tasks(run)
+        assert run_once_result(run, 'Install Flux')['changed'] is False
+        assert not os.path.exists(scratch), 'the scratch kubeconfig outlived the run'
+    assert run_once_result(run, 'Hand Cilium over to Flux')['handed_over'] is True
+
+
 def test_changing_cilium_after_the_install_is_refused_and_points_at_flux(run_playbook, talos_lab, secrets_dir, converged):
     before = {name: running_config(talos_lab, secrets_dir, name) for name in ('vps-0', 'home-w-0')}
     run = site(run_playbook, talos_lab, secrets_dir, talos_cluster_cilium_values={'hubble.enabled': True})
