@@ -148,7 +148,7 @@ def _when(moment):
 def check_key(key):
     """Refuse a key the API server would refuse in a Secret; the sentence quotes the key, never its value."""
     if not isinstance(key, str):
-        raise SealError('bad_key', 'A key of the values is a %s, not a string; Secret keys are strings.' % type(key).__name__)
+        raise SealError('bad_key', 'A key of the values is of type %s, not a string; Secret keys are strings.' % type(key).__name__)
     if not key or len(key) > MAX_KEY or not _SECRET_KEY.match(key) or key in ('.', '..') or key.startswith('..'):
         raise SealError('bad_key', 'Key %r is not a valid Secret key (letters, digits, "-", "_" and ".", at most %d characters, '
                         'not "." or ".." or starting with "..").' % (key[:80], MAX_KEY), key=key[:80])
@@ -159,7 +159,7 @@ def _value_bytes(key, value):
         return value
     if isinstance(value, str):
         return value.encode('utf-8')
-    raise SealError('bad_value', 'The value of key %r is a %s, not a string: quote it.' % (key, type(value).__name__), key=key)
+    raise SealError('bad_value', 'The value of key %r is of type %s, not a string: quote it.' % (key, type(value).__name__), key=key)
 
 
 def plain_values(data=None, string_data=None):
@@ -167,7 +167,7 @@ def plain_values(data=None, string_data=None):
     values = {}
     for source in (data or {}, string_data or {}):
         if not isinstance(source, dict):
-            raise SealError('bad_input', 'The values are a %s, not a dictionary of key and value.' % type(source).__name__)
+            raise SealError('bad_input', 'The values are of type %s, not a dictionary of key and value.' % type(source).__name__)
         for key, value in source.items():
             check_key(key)
             values[key] = _value_bytes(key, value)
@@ -206,7 +206,7 @@ def check_target(scope, name, namespace):
         raise SealError('missing_namespace', 'Scope %s binds the values to a namespace, so give the namespace of Secret %s.' % (
             scope, name), option='namespace')
     if namespace is not None and not isinstance(namespace, str):
-        raise SealError('bad_input', 'The namespace of Secret %s is a %s, not a string.' % (name, type(namespace).__name__), option='namespace')
+        raise SealError('bad_input', 'The namespace of Secret %s is of type %s, not a string.' % (name, type(namespace).__name__), option='namespace')
 
 
 def scope_annotations(annotations, scope):
