@@ -98,8 +98,8 @@ def seal(plaintext, public_key, label):
     """The controller's hybrid encryption of one value; a fresh session key each call."""
     _need_cryptography()
     session_key = os.urandom(SESSION_KEY_BYTES)
-    wrapped = public_key.encrypt(session_key, padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()),
-                                                            algorithm=hashes.SHA256(), label=label))
+    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
+    wrapped = public_key.encrypt(session_key, oaep)
     sealed = AESGCM(session_key).encrypt(NONCE, bytes(plaintext), None)
     return struct.pack('>H', len(wrapped)) + wrapped + sealed
 

@@ -50,8 +50,8 @@ def test_a_playbook_writes_a_sealed_secret_the_controller_can_unseal(run_playboo
 def test_a_refused_value_is_not_in_the_playbooks_output(run_playbook, tmp_path):
     dummy, cert = controller()
     (tmp_path / 'cert.pem').write_text(cert)
-    task = {'name': 'seal', 'ansible.builtin.set_fact': {'_sealed': "{{ _values | hybridops.talos.seal_secret(name='db', "
-                                                                     "namespace='apps', certificate=lookup('ansible.builtin.file', 'cert.pem')) }}"},
+    sealed = "{{ _values | hybridops.talos.seal_secret(name='db', namespace='apps', certificate=lookup('ansible.builtin.file', 'cert.pem')) }}"
+    task = {'name': 'seal', 'ansible.builtin.set_fact': {'_sealed': sealed},
             'vars': {'_values': {'pass word': CANARY}}}
     run = run_playbook([{'name': 'seal', 'hosts': 'localhost', 'gather_facts': False, 'tasks': [task]}], '-vvv')
     assert run.rc != 0
