@@ -3,9 +3,11 @@ import base64
 import random
 import string
 
+import jsonschema
 import pytest
 
 from ansible_collections.hybridops.talos.plugins.module_utils import _sealed_secrets as sealing
+from shared_oracles import oracle_path, skip_reason
 
 CANARY = 'canary-Zq7-do-not-print'
 NAMESPACE_WIDE = 'sealedsecrets.bitnami.com/namespace-wide'
@@ -15,6 +17,20 @@ CLUSTER_WIDE = 'sealedsecrets.bitnami.com/cluster-wide'
 @pytest.fixture(scope='module')
 def public_key(controller_cert):
     return sealing.load_certificate(controller_cert)
+
+
+def test_the_crd_schema_is_there_to_validate_against(sealedsecret_schema):
+    """Every object these tests build is validated against the CRD; this test makes a missing ../shared visible."""
+    oracle_path('oracles', 'crds', 'bitnami.com', 'sealedsecret_v1alpha1.json')
+    assert sealedsecret_schema['properties']['spec']['required'] == ['encryptedData']
+
+
+def test_a_schema_violation_is_caught(crd_valid, sealedsecret_schema):
+    if sealedsecret_schema is None:
+        pytest.skip(skip_reason('oracles', 'crds', 'bitnami.com', 'sealedsecret_v1alpha1.json'))
+    with pytest.raises(jsonschema.ValidationError):
+        crd_valid({'apiVersion': 'bitnami.com/v1alpha1', 'kind': 'SealedSecret', 'metadata': {'name': 'x'},
+                   'spec': {'encryptedData': {}, 'template': {'metadata': {'creationTimestamp': None}}}})
 
 
 def test_a_strict_sealed_secret_is_what_kubeseal_writes(public_key, controller_key, unseal, crd_valid):
