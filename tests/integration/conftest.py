@@ -120,3 +120,10 @@ def run_playbook(tmp_path):
 def run_playbook_module(tmp_path_factory):
     """``run_playbook`` for module-scoped fixtures (a state that several tests build on)."""
     return make_runner(tmp_path_factory.mktemp('playbooks'))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the labs of a folder whose last test just ran (lab_fixtures.stop_with_directory)."""
+    from lab_fixtures import stop_finished_labs  # pylint: disable=import-outside-toplevel
+    stop_finished_labs(item, nextitem)

@@ -97,3 +97,37 @@ def proxmox(env, user_key='PROXMOX_USER', id_key='PROXMOX_TOKEN_ID', secret_key=
                    token_value=env[secret_key], verify_ssl=env['PROXMOX_CA_FILE'], timeout=30)
     options.update(overrides)
     return ProxmoxAPI(env['PROXMOX_HOST'], **options)
+
+
+# ------------------------------------------------------------------ labs that end with their directory
+
+# A suite's lab is session-scoped so that its modules share it, but pytest keeps a session fixture until the whole
+# run ends: every suite's lab would keep running (etcd, API servers, kubelets) under all later suites and load the
+# machine. A lab registered here is stopped as soon as the last test of its folder has run (conftest.py's hook).
+_DIRECTORY_LABS = []
+
+
+def stop_with_directory(conftest_file, stop):
+    """Call ``stop()`` once, after the last test under the folder of ``conftest_file``; returns a stop the fixture's
+    own teardown may call as well (it does nothing the second time)."""
+    done = []
+
+    def once():
+        if not done:
+            done.append(True)
+            stop()
+
+    _DIRECTORY_LABS.append((os.path.dirname(os.path.abspath(conftest_file)) + os.sep, once))
+    return once
+
+
+def _under(item, directory):
+    return item is not None and str(item.path).startswith(directory)
+
+
+def stop_finished_labs(item, nextitem):
+    for entry in list(_DIRECTORY_LABS):
+        directory, stop = entry
+        if _under(item, directory) and not _under(nextitem, directory):
+            _DIRECTORY_LABS.remove(entry)
+            stop()

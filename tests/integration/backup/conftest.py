@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from lab_fixtures import lab_command
+from lab_fixtures import lab_command, stop_with_directory
 
 from backup_support import LAB_VARS, PREFIX, REMAP, ROOT, SITE, BackupLab, extra_vars, free_port
 
@@ -26,6 +26,12 @@ def backup_lab(tmp_path_factory):
                LAB_NETNS_PREFIX=PREFIX, LAB_TALOS_REMAP=REMAP, LAB_TALOS_REBOOT_SECONDS='1',
                LAB_WEBDAV_PORT=str(free_port()), LAB_VAULT_PORT=str(free_port()))
     backup = None
+
+    def down():
+        subprocess.run([sys.executable, '-m', 'lab.backup', 'down'], cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)
+        lab_command('down', env=env)
+
+    stop = stop_with_directory(__file__, down)
     try:
         proc = lab_command('up', env=env, timeout=180)
         if proc.returncode != 0:
@@ -36,8 +42,7 @@ def backup_lab(tmp_path_factory):
             pytest.fail('python -m lab.backup up failed: %s' % (backup.stderr or backup.stdout))
         yield BackupLab(state_dir, env)
     finally:
-        subprocess.run([sys.executable, '-m', 'lab.backup', 'down'], cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)
-        lab_command('down', env=env)
+        stop()
 
 
 @pytest.fixture(scope='package')

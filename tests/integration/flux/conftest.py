@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from lab_fixtures import stop_with_directory  # noqa: E402
 from flux_lab import CNI, CONTROL_PLANES_AND_WORKERS, FluxLab, api_client, wait_for  # noqa: E402
 
 
@@ -38,9 +39,9 @@ def flux_lab():
         lab.stop_files()
         lab.down()
         raise
+    stop = stop_with_directory(__file__, lambda: (lab.stop_files(), lab.down()))
     yield lab
-    lab.stop_files()
-    lab.down()
+    stop()
 
 
 @pytest.fixture(scope='session')

@@ -12,6 +12,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from lab_fixtures import stop_with_directory  # noqa: E402
 from kube_lab import CONTROL_PLANES, WORKERS, KubeLab, api_client, kubectl_binary, kubectl_version, wait_for  # noqa: E402
 
 
@@ -47,8 +48,9 @@ def kube_lab():
             sys.stderr.write('--- %s apiserver.log\n%s' % (name, lab.log(name)))
         lab.down()
         raise
+    stop = stop_with_directory(__file__, lab.down)
     yield lab
-    lab.down()
+    stop()
 
 
 def _ready(lab, name):

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from lab_fixtures import lab_command
+from lab_fixtures import lab_command, stop_with_directory
 from lab import state
 from provision_lab import PREFIX, SITE, VPS_GW, VPS_POOL, EmptyLab, integration, run
 
@@ -28,10 +28,11 @@ def empty_lab(tmp_path_factory):
     if proc.returncode != 0:
         lab_command('down', env=env)
         pytest.fail('python -m lab up --empty failed: %s' % (proc.stderr or proc.stdout))
+    stop = stop_with_directory(__file__, lambda: lab_command('down', env=env))
     try:
         yield EmptyLab(state_dir, dict(state.read_env(os.path.join(state_dir, 'env'))), env)
     finally:
-        lab_command('down', env=env)
+        stop()
 
 
 @pytest.fixture(scope='package')
