@@ -77,11 +77,19 @@ def test_the_fixture_is_flux_2_7_5_with_its_controller_pins():
     assert 'gitrepositories.source.toolkit.fluxcd.io' in crds and 'kustomizations.kustomize.toolkit.fluxcd.io' in crds
 
 
+def _deploy_key():
+    """A deploy key made now: no private key, not even a placeholder, is kept in the repository."""
+    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ed25519  # pylint: disable=import-outside-toplevel
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                                              serialization.NoEncryption()).decode()
+
+
 @pytest.mark.parametrize('url, key', [('ssh://git@git.example.net/ops/gitops.git', True), ('https://git.example.net/ops/gitops.git', False)])
 def test_our_sync_objects_validate_against_the_published_schemas(url, key):
     params = dict(name='flux-system', namespace='flux-system', url=url, branch='main', path='./clusters/prod', interval='1m0s',
                   kustomization_interval='10m0s', prune=True, secret_name=None, known_hosts='git.example.net ssh-ed25519 AAAA',
-                  ssh_private_key='-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n' if key else None)
+                  ssh_private_key=_deploy_key() if key else None)
     for obj in _flux.sync_objects(params):
         if obj['kind'] == 'Secret':
             continue

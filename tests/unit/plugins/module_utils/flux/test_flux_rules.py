@@ -19,6 +19,12 @@ def openssh_key():
                                                               serialization.NoEncryption()).decode()
 
 
+def garbled_key(body):
+    """A real key made now with its body replaced: the armour of a private key around something unreadable."""
+    lines = openssh_key().splitlines()
+    return '\n'.join([lines[0], body, lines[-1]]) + '\n'
+
+
 def encrypted_pem_key():
     return ed25519.Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                               serialization.BestAvailableEncryption(b'pass')).decode()
@@ -124,7 +130,7 @@ def test_the_public_key_is_derived_and_pem_keys_work_too():
 @pytest.mark.parametrize('make, message', [
     (lambda: 'canary-not-a-key', 'no "PRIVATE KEY" block'),
     (encrypted_pem_key, 'protected by a passphrase'),
-    (lambda: '-----BEGIN OPENSSH PRIVATE KEY-----\ncanaryGARBAGE\n-----END OPENSSH PRIVATE KEY-----\n', 'cannot be read')])
+    (lambda: garbled_key('canaryGARBAGE'), 'cannot be read')])
 def test_unusable_keys_are_refused_without_quoting_them(make, message):
     key = make()
     with pytest.raises(KubeError) as caught:
