@@ -143,14 +143,13 @@ from ansible_collections.hybridops.talos.plugins.module_utils import _cilium_han
 from ansible_collections.hybridops.talos.plugins.module_utils import _flux
 from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
 from ansible_collections.hybridops.talos.plugins.module_utils._requires import KUBE_API, requires
-from ansible_collections.hybridops.talos.plugins.module_utils._kube import manifests, wait as kube_wait
-from ansible_collections.hybridops.talos.plugins.module_utils._kube.apply import Applier, diffs, results, summary
+from ansible_collections.hybridops.talos.plugins.module_utils._kube import converge, manifests
+from ansible_collections.hybridops.talos.plugins.module_utils._kube.apply import summary
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.client import KUBE_ARGS, KubeClient, Resource
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.files import write_private_file
 
 SECRETS = Resource('v1', 'Secret', 'secrets', True)
-HELM_RELEASES = Resource('helm.toolkit.fluxcd.io/v2', 'HelmRelease', 'helmreleases', True)
-HELM_REPOSITORIES = Resource('source.toolkit.fluxcd.io/v1', 'HelmRepository', 'helmrepositories', True)
+HELM_RELEASES, HELM_REPOSITORIES = converge.HELM_RELEASES, converge.HELM_REPOSITORIES
 
 
 def argument_spec():
@@ -174,10 +173,7 @@ def body(module):
     started = time.monotonic()
     _flux.check_duration(params['interval'], 'interval')
     client = KubeClient.from_params(params)
-    for resource in (HELM_REPOSITORIES, HELM_RELEASES):
-        client.require(resource.api_version, resource.kind,
-                       ': its CustomResourceDefinition is missing, so Flux is not installed (run hybridops.talos.flux_install '
-                       'first); nothing was applied')
+    converge.require_flux(client, HELM_REPOSITORIES, HELM_RELEASES)
     name, namespace = params['name'], params['namespace']
     existing = client.get(HELM_RELEASES, name, namespace)
     if existing is not None:
@@ -189,23 +185,17 @@ def body(module):
     release = handover.running_release(client.list(SECRETS, namespace, label_selector='owner=helm,name=%s' % name), name, namespace)
     handover.check_release(release, name, namespace, params['version'])
     docs = handover.objects(release, name, namespace, params['flux_namespace'], params['chart_repository'], params['interval'])
-    objects = manifests.check(docs)
-    outcomes = Applier(client, params['field_manager'], check_mode=module.check_mode).apply(objects)
-    result = dict(changed=any(o.action != 'unchanged' for o in outcomes), handed_over=False, objects=results(outcomes),
-                  counts=summary(outcomes), release={k: release[k] for k in ('revision', 'chart', 'version')})
+    result, _outcomes = converge.apply_and_report(client, docs, module)
+    result.update(handed_over=False, release={k: release[k] for k in ('revision', 'chart', 'version')})
     result['release'].update(name=name, namespace=namespace)
-    if module._diff:
-        result['diff'] = diffs(outcomes)
     if params['dest']:
         result['dest'] = params['dest']
         if not module.check_mode:
             text = handover.git_file(docs, manifests.yaml.safe_dump)
             write_private_file(params['dest'], text.encode('utf-8'), 'the Cilium hand-over for Git')
-    if params['wait'] and not module.check_mode:
-        targets = [kube_wait.Target(o['apiVersion'], o['kind'], o['metadata']['name'], o['metadata']['namespace']) for o in objects]
-        observation, _seconds = kube_wait.wait(client, targets, check_nodes=False, timeout=params['wait_timeout'],
-                                               what='Flux to adopt Cilium')
-        result['ready'] = observation.objects
+    ready = converge.wait_ready(client, converge.targets_of(docs), module, 'Flux to adopt Cilium')
+    if ready is not None:
+        result['ready'] = ready
     result['duration'] = round(time.monotonic() - started, 2)
     return result
 

@@ -153,8 +153,7 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.hybridops.talos.plugins.module_utils import _flux
 from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
 from ansible_collections.hybridops.talos.plugins.module_utils._requires import KUBE_API, requires
-from ansible_collections.hybridops.talos.plugins.module_utils._kube import manifests, wait as kube_wait
-from ansible_collections.hybridops.talos.plugins.module_utils._kube.apply import Applier, diffs, summary
+from ansible_collections.hybridops.talos.plugins.module_utils._kube import converge, manifests, wait as kube_wait
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.client import KUBE_ARGS, KubeClient
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.errors import KubeError
 
@@ -223,20 +222,16 @@ def body(module):
                            'was applied (is it Flux\'s install.yaml, and is namespace right?).' % (source, params['namespace']))
     client = KubeClient.from_params(params)
     _flux.check_kubernetes(version, client.version())
-    outcomes = Applier(client, params['field_manager'], check_mode=module.check_mode).apply(objects)
-    result = dict(changed=any(o.action != 'unchanged' for o in outcomes), version=_flux.version_text(version), sha256=digest,
-                  source=source, counts=summary(outcomes), crds=crds,
+    result, _outcomes = converge.apply_and_report(client, objects, module)
+    del result['objects']  # the install manifest has dozens of objects: counts, CRDs and controllers say what matters
+    result.update(version=_flux.version_text(version), sha256=digest, source=source, crds=crds,
                   controllers=[dict(name=d['metadata']['name'], images=_flux.images(d), ready=False) for d in deployments])
-    if module._diff:
-        result['diff'] = diffs(outcomes)
-    if params['wait'] and not module.check_mode:
-        targets = [kube_wait.Target('apiextensions.k8s.io/v1', 'CustomResourceDefinition', name, None) for name in crds]
-        targets += [kube_wait.Target('apps/v1', 'Deployment', d['metadata']['name'], params['namespace']) for d in deployments]
-        observation, _seconds = kube_wait.wait(client, targets, check_nodes=False, timeout=params['wait_timeout'],
-                                               what='the Flux CRDs and controllers')
-        ready = {(o['kind'], o['name']): o['ready'] for o in observation.objects}
-        for controller in result['controllers']:
-            controller['ready'] = ready.get(('Deployment', controller['name']), False)
+    targets = [kube_wait.Target('apiextensions.k8s.io/v1', 'CustomResourceDefinition', name, None) for name in crds]
+    targets += [kube_wait.Target('apps/v1', 'Deployment', d['metadata']['name'], params['namespace']) for d in deployments]
+    observed = converge.wait_ready(client, targets, module, 'the Flux CRDs and controllers')
+    ready = {(o['kind'], o['name']): o['ready'] for o in observed or ()}
+    for controller in result['controllers']:
+        controller['ready'] = ready.get(('Deployment', controller['name']), False)
     result['duration'] = round(time.monotonic() - started, 2)
     return result
 

@@ -142,8 +142,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hybridops.talos.plugins.module_utils import _flux
 from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
 from ansible_collections.hybridops.talos.plugins.module_utils._requires import KUBE_API, requires
-from ansible_collections.hybridops.talos.plugins.module_utils._kube import manifests, wait as kube_wait
-from ansible_collections.hybridops.talos.plugins.module_utils._kube.apply import Applier, diffs, results, summary
+from ansible_collections.hybridops.talos.plugins.module_utils._kube import converge
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.client import KUBE_ARGS, KubeClient, Resource
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.errors import KubeError
 
@@ -208,23 +207,14 @@ def body(module):
     started = time.monotonic()
     url, public_key = check_input(params)
     client = KubeClient.from_params(params)
-    for resource in (GIT_REPOSITORIES, KUSTOMIZATIONS):
-        client.require(resource.api_version, resource.kind,
-                       ': its CustomResourceDefinition is missing, so Flux is not installed (run hybridops.talos.flux_install '
-                       'first); nothing was applied')
+    converge.require_flux(client, GIT_REPOSITORIES, KUSTOMIZATIONS)
     if not params['ssh_private_key'] and params['secret_name']:
         check_existing_secret(client, params, url)
-    objects = manifests.check(_flux.sync_objects(dict(params, url=url), public_key))
-    outcomes = Applier(client, params['field_manager'], check_mode=module.check_mode).apply(objects)
-    result = dict(changed=any(o.action != 'unchanged' for o in outcomes), objects=results(outcomes), counts=summary(outcomes))
-    if module._diff:
-        result['diff'] = diffs(outcomes)
-    if params['wait'] and not module.check_mode:
-        targets = [kube_wait.Target(o['apiVersion'], o['kind'], o['metadata']['name'], o['metadata']['namespace'])
-                   for o in objects if o['kind'] != 'Secret']
-        observation, _seconds = kube_wait.wait(client, targets, check_nodes=False, timeout=params['wait_timeout'],
-                                               what='the GitOps repository')
-        result['ready'] = observation.objects
+    objects = _flux.sync_objects(dict(params, url=url), public_key)
+    result, _outcomes = converge.apply_and_report(client, objects, module)
+    ready = converge.wait_ready(client, converge.targets_of(objects), module, 'the GitOps repository')
+    if ready is not None:
+        result['ready'] = ready
         repository = client.get(GIT_REPOSITORIES, params['name'], params['namespace']) or {}
         result['revision'] = ((repository.get('status') or {}).get('artifact') or {}).get('revision')
     result['duration'] = round(time.monotonic() - started, 2)
