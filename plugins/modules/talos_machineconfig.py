@@ -101,11 +101,19 @@ options:
   site:
     description: Site of the node, written as the node label C(hybridops.io/site).
     type: str
+  provider:
+    description:
+      - Where the node runs, written as the node label C(hybridops.io/provider). V(hcloud) also sets
+        C(instance.hetzner.cloud/provided-by=cloud), the label the Hetzner CSI driver is kept to.
+    type: str
+    choices: [hcloud, proxmox]
   region:
-    description: Value of the node label C(topology.kubernetes.io/region) (for Proxmox, the cluster name).
+    description:
+      - Value of the node label C(topology.kubernetes.io/region) (for Proxmox, the cluster name, which the Proxmox CSI
+        plugin matches against its config; for Hetzner, the location).
     type: str
   zone:
-    description: Value of the node label C(topology.kubernetes.io/zone) (for Proxmox, the PVE node).
+    description: Value of the node label C(topology.kubernetes.io/zone) (for Proxmox, the PVE node; for Hetzner, the datacenter).
     type: str
   node_labels:
     description: More node labels.
@@ -438,6 +446,7 @@ RENDER_ARGS = dict(
     kubernetes_version=dict(type='str', required=True),
     hostname=dict(type='str'),
     site=dict(type='str'),
+    provider=dict(type='str', choices=['hcloud', 'proxmox']),
     region=dict(type='str'),
     zone=dict(type='str'),
     node_labels=dict(type='dict', default={}),

@@ -87,6 +87,7 @@ def normalise_server(raw, settings, network_id=None):
             'hcloud_id': raw['id'],
             'hcloud_type': (raw.get('server_type') or {}).get('name'),
             'hcloud_location': _location(raw),
+            'hcloud_datacenter': (raw.get('datacenter') or {}).get('name'),
             'hcloud_labels': dict(labels),
             'hcloud_status': raw.get('status'),
         },

@@ -217,6 +217,12 @@ class ProxmoxSource:
             raise OddHostError('%s: its config is not a mapping' % where(item))
         return normalise_vm(item, config, self.settings, agent=lambda: self._agent_address(item))
 
+    def cluster_name(self):
+        """The PVE cluster's name (the Proxmox CSI region of its VMs); None for a node that is in no cluster."""
+        status = self._get('/cluster/status')
+        return next((entry.get('name') for entry in status if isinstance(entry, dict) and entry.get('type') == 'cluster'),
+                    None) if isinstance(status, list) else None
+
     def records(self, warn):
         """Inventory records of the selected VMs; odd ones go to ``warn`` and are skipped."""
         resources = self._get('/cluster/resources', type='vm')
@@ -224,6 +230,7 @@ class ProxmoxSource:
             raise InventorySourceError('the Proxmox VE API at %s answered GET /cluster/resources without a list.'
                                        % self.settings['url'])
         chosen = select(resources, self.settings)
+        cluster = self.cluster_name() if chosen else None
         self.log('hybrid: Proxmox VE: %d guests, %d selected; reading their configs with %d workers'
                  % (len(resources), len(chosen), self.settings['workers']))
         outcomes = []
@@ -245,6 +252,8 @@ class ProxmoxSource:
             if isinstance(outcome, OddHostError):
                 warn('hybrid inventory: skipping %s.' % outcome)
             else:
+                if cluster:
+                    outcome['facts']['proxmox_cluster'] = cluster
                 records.append(outcome)
         self.log('hybrid: Proxmox VE: %d hosts from %d requests' % (len(records), self.requests))
         return records

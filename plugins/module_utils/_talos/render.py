@@ -37,7 +37,7 @@ _HOSTNAME = re.compile(r'^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9](
 
 DEFAULTS = {
     'role': None, 'cluster_name': None, 'cluster_endpoint': None, 'talos_version': None, 'contract': None,
-    'kubernetes_version': None, 'hostname': None, 'site': None, 'region': None, 'zone': None,
+    'kubernetes_version': None, 'hostname': None, 'site': None, 'provider': None, 'region': None, 'zone': None,
     'install_disk': '/dev/sda', 'install_image': None, 'cert_sans': [], 'node_ip_subnets': [],
     'etcd_advertised_subnets': [], 'underlay_mtu': 1500, 'pod_subnets': ['10.244.0.0/16'],
     'service_subnets': ['10.96.0.0/12'], 'dns_domain': 'cluster.local', 'node_labels': {},
@@ -161,14 +161,20 @@ def _pair(bundle, name, with_key):
 
 
 def node_labels(spec):
-    """``machine.nodeLabels``: this design's role and site labels (``hybridops.io/...``), the topology labels, then the
-    user's. One table to extend: issue 14 adds more here (Hetzner's provided-by label)."""
+    """``machine.nodeLabels``: this design's role and site labels (``hybridops.io/...``), Hetzner's provided-by label on
+    Hetzner servers, the topology labels, then the user's. Every node says where it runs before any CSI starts: the
+    Hetzner CSI node plugin is kept to ``instance.hetzner.cloud/provided-by=cloud`` (the cloud controller that would set
+    it is not run in a hybrid cluster), the Proxmox CSI plugin reads region (PVE cluster) and zone (PVE node)."""
     labels = {}
     if spec['role'] == 'controlplane':
         labels['node.kubernetes.io/exclude-from-external-load-balancers'] = ''
     labels['%s/role' % LABEL_PREFIX] = spec['role']
     if spec['site']:
         labels['%s/site' % LABEL_PREFIX] = str(spec['site'])
+    if spec['provider']:
+        labels['%s/provider' % LABEL_PREFIX] = spec['provider']
+    if spec['provider'] == 'hcloud':
+        labels['instance.hetzner.cloud/provided-by'] = 'cloud'
     if spec['region']:
         labels['topology.kubernetes.io/region'] = str(spec['region'])
     if spec['zone']:

@@ -48,6 +48,9 @@ def test_merged_inventory_from_awx_style_environment_credentials(lab_env, list_i
     assert (worker['proxmox_vmid'], worker['proxmox_node'], worker['proxmox_status']) == (102, 'pve1', 'running')
     assert 'talos-worker' in worker['proxmox_tags']
     assert listing.hostvars['home-w-1']['proxmox_node'] == 'pve2'
+    # Where a node runs, for its topology labels: the PVE cluster is the Proxmox CSI region, the datacenter the zone.
+    assert worker['proxmox_cluster'] == 'lab'
+    assert vps['hcloud_datacenter'].startswith(vps['hcloud_location'] + '-dc')
     assert not any(key.startswith('hcloud_') for key in worker)
     # Templates are never hosts.
     assert not [h for h, v in listing.hostvars.items() if 'template' in h]

@@ -15,7 +15,7 @@ def server(**changes):
         'id': 42, 'name': 'vps-0', 'status': 'running',
         'labels': {'talos-role': 'controlplane', 'cluster': 'prod'},
         'server_type': {'name': 'cpx21'},
-        'datacenter': {'location': {'name': 'fsn1'}},
+        'datacenter': {'name': 'fsn1-dc14', 'location': {'name': 'fsn1'}},
         'public_net': {'ipv4': {'ip': '203.0.113.10'}, 'ipv6': {'ip': '2001:db8:1::/64'}},
         'private_net': [{'network': 7, 'ip': '10.0.0.2'}, {'network': 9, 'ip': '10.1.0.2'}],
     }
@@ -28,7 +28,7 @@ def test_controlplane_server_becomes_a_record_with_public_ipv4_and_facts():
     assert record['name'] == 'vps-0' and record['role'] == 'controlplane' and record['site'] == 'vps'
     assert record['address'] == '203.0.113.10'
     assert record['private_ips'] == ['10.0.0.2', '10.1.0.2']
-    assert record['facts'] == {'hcloud_id': 42, 'hcloud_type': 'cpx21', 'hcloud_location': 'fsn1',
+    assert record['facts'] == {'hcloud_id': 42, 'hcloud_type': 'cpx21', 'hcloud_location': 'fsn1', 'hcloud_datacenter': 'fsn1-dc14',
                                'hcloud_labels': {'talos-role': 'controlplane', 'cluster': 'prod'},
                                'hcloud_status': 'running'}
 

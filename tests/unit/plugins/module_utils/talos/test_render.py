@@ -191,3 +191,15 @@ def test_bundle_inputs_are_refused_with_clear_messages():
         raw = load_documents(read_fixture('secrets', 'secrets.yaml'), 'f')[0]
         raw['trustdinfo']['token'] = 'not-a-token'
         secrets.check_bundle(raw, 'edited.yaml')
+
+
+def test_every_node_says_where_it_runs_before_any_csi_starts(fixture_bundle):
+    hetzner = v1(tr.render(spec(provider='hcloud', region='fsn1', zone='fsn1-dc14'), fixture_bundle).documents)['machine']
+    home = v1(tr.render(spec(role='worker', provider='proxmox', region='lab', zone='pve2'), fixture_bundle).documents)['machine']
+    assert hetzner['nodeLabels']['instance.hetzner.cloud/provided-by'] == 'cloud'
+    assert hetzner['nodeLabels']['hybridops.io/provider'] == 'hcloud'
+    assert (hetzner['nodeLabels']['topology.kubernetes.io/region'], hetzner['nodeLabels']['topology.kubernetes.io/zone']) == ('fsn1', 'fsn1-dc14')
+    # A Proxmox VM must not look like a Hetzner server: the Hetzner CSI node plugin would crash on it.
+    assert 'instance.hetzner.cloud/provided-by' not in home['nodeLabels']
+    assert (home['nodeLabels']['hybridops.io/provider'], home['nodeLabels']['topology.kubernetes.io/region'],
+            home['nodeLabels']['topology.kubernetes.io/zone']) == ('proxmox', 'lab', 'pve2')
