@@ -25,6 +25,7 @@ IMPORTS = {
     'jsonschema': 'jsonschema',
     'PyYAML': 'yaml',
     'kubernetes': 'kubernetes.config',
+    'hcloud': 'hcloud',
 }
 # What a Talos API client needs: gRPC over HTTP/2, the messages, and the talosconfig's certificates.
 TALOS_API = ('grpclib', 'protobuf', 'cryptography', 'PyYAML')

@@ -216,6 +216,20 @@ class KubeClient:
             if not token:
                 return items
 
+    def delete(self, resource, name, namespace=None, dry_run=False):
+        """Delete one object (foreground, so what it owns goes first); False when it was already gone."""
+        query = {'propagationPolicy': 'Foreground'}
+        if dry_run:
+            query['dryRun'] = 'All'
+        try:
+            self.request('DELETE', resource_path(resource, namespace if resource.namespaced else None, name), query=query,
+                         call='Deleting %s %s' % (resource.kind, _where(namespace, name)))
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def apply(self, resource, obj, manager, force=False, dry_run=False):
         """Server-side apply of ``obj`` as field manager ``manager``; the object the server holds (or would hold)."""
         meta = obj.get('metadata') or {}
