@@ -149,7 +149,8 @@ from ansible_collections.hybridops.talos.plugins.module_utils._kube.client impor
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.files import write_private_file
 
 SECRETS = Resource('v1', 'Secret', 'secrets', True)
-HELM_RELEASES, HELM_REPOSITORIES = converge.HELM_RELEASES, converge.HELM_REPOSITORIES
+HELM_RELEASES = converge.HELM_RELEASES
+HELM_REPOSITORIES = converge.HELM_REPOSITORIES
 
 
 def argument_spec():
