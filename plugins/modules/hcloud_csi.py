@@ -131,7 +131,8 @@ options:
     type: str
     default: hybridops.talos
   wait:
-    description: Wait until the driver runs where it should.
+    description:
+      - Wait until the driver runs where it should; with O(state=absent), until Flux has uninstalled the chart.
     type: bool
     default: true
 attributes:
@@ -335,6 +336,26 @@ def present(module, client, started):
     return result
 
 
+def wait_until_uninstalled(client, params, sleep=time.sleep):
+    """Until Flux has uninstalled the chart and let the HelmRelease go (its finalizer), bounded by wait_timeout."""
+    _controller, node_plugin = csi.workload_names(params['release_name'])
+    deadline = time.monotonic() + params['wait_timeout']
+    delay = 0.5
+    while True:
+        left = [what for what, obj in (
+            ('HelmRelease %s/%s' % (params['namespace'], params['release_name']),
+             client.get(converge.HELM_RELEASES, params['release_name'], params['namespace'])),
+            ('DaemonSet %s/%s' % (params['namespace'], node_plugin), client.get(DAEMON_SETS, node_plugin, params['namespace'])))
+            if obj is not None]
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            raise KubeError('not_removed', '%s still there after %d s: is Flux\'s helm-controller running?'
+                            % (' and '.join(left), params['wait_timeout']), call='Waiting for Flux to uninstall the Hetzner CSI driver')
+        sleep(delay)
+        delay = min(5.0, delay * 2)
+
+
 def absent(module, client, started):
     """Remove what present made, HelmRelease first so that Flux uninstalls the chart; leave volumes."""
     params = module.params
@@ -355,6 +376,8 @@ def absent(module, client, started):
         if namespace:
             entry['namespace'] = namespace
         objects.append(entry)
+    if params['wait'] and not module.check_mode and any(o['kind'] == 'HelmRelease' for o in objects):
+        wait_until_uninstalled(client, params)
     volumes = sorted(pv['metadata']['name'] for pv in client.list(PERSISTENT_VOLUMES)
                      if ((pv.get('spec') or {}).get('csi') or {}).get('driver') == csi.DRIVER)
     result = dict(changed=bool(objects), objects=objects, volumes_left=volumes)

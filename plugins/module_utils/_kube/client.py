@@ -217,10 +217,8 @@ class KubeClient:
                 return items
 
     def delete(self, resource, name, namespace=None, dry_run=False):
-        """Delete one object (foreground, so what it owns goes first); False when it was already gone."""
-        query = {'propagationPolicy': 'Foreground'}
-        if dry_run:
-            query['dryRun'] = 'All'
+        """Delete one object (what it owns is collected in the background); False when it was already gone."""
+        query = {'dryRun': 'All'} if dry_run else None
         try:
             self.request('DELETE', resource_path(resource, namespace if resource.namespaced else None, name), query=query,
                          call='Deleting %s %s' % (resource.kind, _where(namespace, name)))
