@@ -72,4 +72,14 @@ def run(runner, playbook, lab, secrets_dir, *args, **extra_vars):
     return runner(playbook, *(cli + list(args)), inventory=lab.inventory, env=lab.env)
 
 
+def once(result, task_name):
+    """The result of a run_once task, from whichever host ran it."""
+    for play in result.data.get('plays', []):
+        for task in play.get('tasks', []):
+            name = task['task']['name']
+            if (name == task_name or name.endswith(' : ' + task_name)) and task['hosts']:
+                return next(iter(task['hosts'].values()))
+    raise AssertionError('no task named %r ran: %r' % (task_name, result))
+
+
 MACHINES = _machines()
