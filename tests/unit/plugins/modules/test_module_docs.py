@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 # The modules that reach the Talos API: the action group talos (meta/runtime.yml).
 TALOS_API_MODULES = ('backup_set', 'kubespan_verify', 'talos_bootstrap', 'talos_etcd_info', 'talos_etcd_recover', 'talos_kubeconfig',
                      'talos_machineconfig', 'talos_secrets')
-KUBE_API_MODULES = ('cilium_handover', 'cilium_install_plan', 'flux_install', 'flux_sync', 'kube_apply', 'kube_wait')
+KUBE_API_MODULES = ('cilium_handover', 'cilium_install_plan', 'flux_install', 'flux_sync', 'kube_apply', 'kube_wait',
+                    'proxmox_csi_access')
 # The modules that reach the backup remote: the action group backup.
 BACKUP_REMOTE_MODULES = ('backup_retention', 'backup_sealed_secrets_restore', 'backup_set', 'backup_set_info', 'talos_etcd_recover')
 
