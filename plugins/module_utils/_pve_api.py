@@ -70,8 +70,10 @@ class PveApi:
     def url(self):
         return 'https://%s:%d/api2/json' % (self.host if ':' not in self.host else '[%s]' % self.host, self.port)
 
-    def call(self, method, path, what, **data):
-        """``method`` (get, post, put, delete) on ``path``; ``what`` says what we were doing, for the error."""
+    def call(self, method, api_path, what, **data):
+        """``method`` (get, post, put, delete) on ``api_path``; ``what`` says what we were doing, for the error.
+        (``path`` is a parameter of some PVE calls, such as the ACL's.)"""
+        path = api_path
         try:
             return getattr(self.api(path.lstrip('/')), method)(**data)
         except ResourceException as exc:
@@ -89,17 +91,17 @@ class PveApi:
             raise PveError('pve_unreachable', '%s failed: the PVE API at %s cannot be reached: %s' % (what, self.url, _first_line(exc)),
                            call='%s %s' % (method.upper(), path), api=self.url) from None
 
-    def get(self, path, what, **data):
-        return self.call('get', path, what, **data)
+    def get(self, api_path, what, **data):
+        return self.call('get', api_path, what, **data)
 
-    def post(self, path, what, **data):
-        return self.call('post', path, what, **data)
+    def post(self, api_path, what, **data):
+        return self.call('post', api_path, what, **data)
 
-    def put(self, path, what, **data):
-        return self.call('put', path, what, **data)
+    def put(self, api_path, what, **data):
+        return self.call('put', api_path, what, **data)
 
-    def delete(self, path, what, **data):
-        return self.call('delete', path, what, **data)
+    def delete(self, api_path, what, **data):
+        return self.call('delete', api_path, what, **data)
 
 
 def _first_line(exc):
