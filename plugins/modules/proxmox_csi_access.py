@@ -8,19 +8,20 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: proxmox_csi_access
 short_description: Least-privilege Proxmox VE access for the Proxmox CSI plugin, and its config Secret in Kubernetes
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Creates what the Proxmox CSI plugin (sergelogvinov/proxmox-csi-plugin) needs in Proxmox VE, as its
     C(docs/install.md) does with C(pveum) - the role O(role) with exactly C(VM.Audit), C(VM.Config.Disk),
     C(Datastore.Allocate), C(Datastore.AllocateSpace) and C(Datastore.Audit) (a role with other privileges is set
-    to these, and the result says which were added and removed), the user O(user), an ACL entry giving it the role
+    to these, and RV(pve) says which were added and removed), the user O(user), an ACL entry giving it the role
     on C(/), and the API token O(token_name) without privilege separation (C(privsep 0)).
   - Writes the token into the Kubernetes Secret O(namespace)/O(secret_name), key C(config.yaml), in the form the
     chart's C(existingConfigSecret) takes (C(clusters) with C(url), C(insecure), C(token_id), C(token_secret),
     C(region)), and labels the namespace C(pod-security.kubernetes.io/enforce=privileged) (created when absent).
   - PVE returns a token's secret only when it creates the token. The secret goes into the Secret and nowhere else -
     not into results, diffs, warnings, errors or logs. When the token exists but the Secret is missing or holds
-    another token, the token is deleted and created again; the result says so and why.
+    another token, the token is deleted and created again; RV(pve) says so and why.
+  - The region written into the config is RV(region), the token's ID RV(token_id).
   - Before anything is written, each storage of O(storages) must exist, hold disk images and be of a type the plugin
     places disks on (C(dir), C(lvm), C(lvmthin), C(nfs), C(rbd), C(zfspool)), and the PVE nodes must be clustered.
     A single PVE node that never joined a cluster is refused - the plugin's docs require a cluster (a single node
