@@ -37,7 +37,7 @@ class AccessStore(object):
         """The users and tokens the lab seeds, and the auditor's ACL entries, as PVE would list them."""
         self._access_init()
         for tokenid in tokens:
-            userid, _, name = tokenid.partition('!')
+            userid, _sep, name = tokenid.partition('!')
             user = self.access_users.setdefault(userid, {'enable': 1, 'expire': 0, 'tokens': {}})
             # The auditor's token is privilege-separated (it holds its own ACL entry); root's is not.
             user['tokens'][name] = {'privsep': 1 if userid == auditor else 0, 'expire': 0}

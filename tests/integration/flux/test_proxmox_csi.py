@@ -136,8 +136,8 @@ def test_check_mode_tells_what_it_would_do_and_writes_nothing(run_playbook, flux
     assert run.rc == 0, run.failures()
     result = run.result('access')
     assert result['changed'] is True and result['region'] == 'lab' and result['token_id'] == TOKEN_ID
-    assert {k: v['action'] for k, v in result['pve'].items()} == {'role': 'created', 'user': 'created', 'acl': 'created',
-                                                                   'token': 'created'}
+    actions = {k: v['action'] for k, v in result['pve'].items()}
+    assert actions == {'role': 'created', 'user': 'created', 'acl': 'created', 'token': 'created'}
     assert result['pve']['role']['added'] == FIVE
     assert result['counts'] == {'created': 2, 'updated': 0, 'unchanged': 0}, result['objects']
     headers = [d['after_header'] for d in result['diff']]
@@ -173,10 +173,8 @@ def test_the_access_is_created_with_a_token_for_disks_only_whose_secret_never_sh
     status, volume = pve.call('POST', '/nodes/pve1/storage/local-zfs/content', token=token, vmid=9999,
                               filename='vm-9999-disk-0', size='1G')
     assert status == 200 and volume == 'local-zfs:vm-9999-disk-0', volume
-    status, _ = pve.call('POST', '/nodes/pve1/qemu', token=token, vmid=4242, name='not-allowed')
-    assert status == 403
-    status, _ = pve.call('POST', '/access/roles', token=token, roleid='Escalate', privs='Sys.Modify')
-    assert status == 403
+    assert pve.call('POST', '/nodes/pve1/qemu', token=token, vmid=4242, name='not-allowed')[0] == 403
+    assert pve.call('POST', '/access/roles', token=token, roleid='Escalate', privs='Sys.Modify')[0] == 403
 
 
 def test_a_second_run_changes_nothing(run_playbook, flux_lab, k8s_api, pve_stand_in):
@@ -188,7 +186,7 @@ def test_a_second_run_changes_nothing(run_playbook, flux_lab, k8s_api, pve_stand
 
 
 def test_a_role_with_other_privileges_is_set_to_the_five_and_the_diff_says_which(run_playbook, flux_lab, pve_stand_in, pve):
-    status, _ = pve.call('PUT', '/access/roles/CSI', privs='VM.Audit,VM.Config.Disk,Datastore.Allocate,Datastore.AllocateSpace,VM.Allocate')
+    status = pve.call('PUT', '/access/roles/CSI', privs='VM.Audit,VM.Config.Disk,Datastore.Allocate,Datastore.AllocateSpace,VM.Allocate')[0]
     assert status == 200
     run = module_run(run_playbook, flux_lab, pve_stand_in, '--diff')
     assert run.rc == 0, run.failures()
