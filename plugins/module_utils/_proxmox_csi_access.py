@@ -48,11 +48,17 @@ class Access:
     # ------------------------------------------------------------------ reads
 
     def read(self):
-        self.region = csi.check_clustered(self.pve.get('/cluster/status', 'Reading the PVE cluster status'), self.params['region'])
+        status = self.pve.get('/cluster/status', 'Reading the PVE cluster status')
         if self.params['state'] == 'present':
+            self.region = csi.check_clustered(status, self.params['region'])
             csi.check_storages(self.params['storages'], self.pve.get('/storage', 'Listing the PVE storages'))
+        else:  # removing needs no region, and works on any PVE
+            self.region = self.params['region'] or csi.cluster_of(status)[0]
         roles = {r.get('roleid'): r for r in self.pve.get('/access/roles', 'Listing the PVE roles')}
         self.role_entry = roles.get(self.role)
+        if self.role_entry is not None and str(self.role_entry.get('special', 0)) in ('1', 'True', 'true'):
+            raise csi.CsiError('bad_input', 'role %s is a built-in PVE role, which cannot be changed or deleted: name a role of '
+                               'its own for the plugin (default CSI), so nothing was written.' % self.role, option='role')
         self.privileges = None
         if self.role_entry is not None:
             self.privileges = csi.split_privileges(self.pve.get('/access/roles/%s' % quote(self.role, safe=''),
@@ -123,6 +129,10 @@ class Access:
     def _token(self):
         """The token secret the Secret must hold (a placeholder in check mode when the token would be made)."""
         create, recreate, why = csi.token_verdict(self.token, self.stored, self.token_id)
+        if not create and not self.pve.authenticates(self.user, self.token_name, self.stored['token_secret']):
+            create, recreate = True, True
+            why = 'the secret in the Secret no longer authenticates (the token was regenerated), and PVE shows a token ' \
+                  'secret only when it creates it'
         shown = 'token: %s\nprivsep: 0\n' % self.token_id
         if not create:
             if str((self.token or {}).get('privsep', 1)) not in ('0', 'False', 'false'):

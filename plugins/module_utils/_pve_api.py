@@ -63,6 +63,7 @@ class PveApi:
         if verify and params.get('ca_file'):
             verify = params['ca_file']
         self.verify = verify
+        self.timeout = timeout
         self.api = ProxmoxAPI(self.host, port=self.port, user=user, token_name=name,
                               token_value=params['api_token_secret'], verify_ssl=verify, timeout=timeout)
 
@@ -90,6 +91,23 @@ class PveApi:
         except requests.exceptions.RequestException as exc:
             raise PveError('pve_unreachable', '%s failed: the PVE API at %s cannot be reached: %s' % (what, self.url, _first_line(exc)),
                            call='%s %s' % (method.upper(), path), api=self.url) from None
+
+    def authenticates(self, user, name, secret):
+        """Whether the token ``user!name`` with ``secret`` is accepted (GET /version as that token)."""
+        api = ProxmoxAPI(self.host, port=self.port, user=user, token_name=name, token_value=secret,
+                         verify_ssl=self.verify, timeout=self.timeout)
+        try:
+            api.version.get()
+        except ResourceException as exc:
+            if exc.status_code == 401:
+                return False
+            raise PveError('pve_error', 'Checking the token %s!%s failed: PVE answered %s %s'
+                           % (user, name, exc.status_code, exc.status_message), call='GET /version', status=exc.status_code,
+                           api=self.url) from None
+        except requests.exceptions.RequestException as exc:
+            raise PveError('pve_unreachable', 'Checking the token %s!%s failed: the PVE API at %s cannot be reached: %s'
+                           % (user, name, self.url, _first_line(exc)), call='GET /version', api=self.url) from None
+        return True
 
     def get(self, api_path, what, **data):
         return self.call('get', api_path, what, **data)

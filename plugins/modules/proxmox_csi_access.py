@@ -68,7 +68,7 @@ options:
     description: CA certificate that signed the PVE API's certificate; defaults to E(PROXMOX_CA_FILE).
     type: path
   role:
-    description: Name of the PVE role.
+    description: Name of the PVE role; a built-in role (such as V(PVEAuditor)) is refused, since PVE does not let it change.
     type: str
     default: CSI
   user:

@@ -212,6 +212,16 @@ def test_a_token_whose_secret_is_lost_is_made_again_and_the_old_one_stops_workin
     assert pve.call('GET', '/storage/local-zfs', token=(TOKEN_ID, old))[0] == 401
 
 
+def test_a_token_regenerated_behind_our_back_is_made_again(run_playbook, flux_lab, k8s_api, pve_stand_in, pve):
+    status, answer = pve.call('PUT', '/access/users/kubernetes-csi@pve/token/csi', regenerate=1)
+    assert status == 200 and answer['value'] != secret_config(k8s_api)['token_secret']
+    run = module_run(run_playbook, flux_lab, pve_stand_in)
+    assert run.rc == 0, run.failures()
+    token = run.result('access')['pve']['token']
+    assert token['action'] == 'recreated' and 'no longer authenticates' in token['why'], token
+    assert pve.call('GET', '/storage/local-zfs', token=(TOKEN_ID, secret_config(k8s_api)['token_secret']))[0] == 200
+
+
 def ensure_flux(run_playbook, lab):
     """Flux's CRDs for the HelmRepository and HelmRelease (installed by test_flux_lab.py when it ran first)."""
     env = lab.flux_env
