@@ -7,8 +7,9 @@ for disks and nothing else and whose secret never shows, even at -vvvv; a second
 other privileges is set right; a token whose secret is lost is made again; the role applies the chart and the
 StorageClasses; absent removes it all and present builds it again.
 
-The lab's helm-controller does not render charts yet, so the role runs here with proxmox_csi_wait=false and the test
-stops at "HelmRelease applied".
+The lab's helm-controller does not render charts yet (its HelmRelease says "the lab installs no chart"), so the role
+runs with proxmox_csi_wait=false up to "HelmRelease applied", and once with a 3 s wait that must fail naming the
+HelmRelease's own Ready=False (or, on a lab that renders the chart, succeed only when the HelmRelease is Ready).
 """
 # pylint: disable=redefined-outer-name,unused-argument  # pytest fixtures as arguments
 import base64
@@ -232,9 +233,9 @@ def ensure_flux(run_playbook, lab):
     assert run.rc == 0, run.failures()
 
 
-def role_run(run_playbook, lab, stand_in, *args):
+def role_run(run_playbook, lab, stand_in, *args, **extra):
     plays = [{'name': 'csi role', 'hosts': 'localhost', 'gather_facts': False,
-              'vars': {'proxmox_csi_kubeconfig': lab.kubeconfig, 'proxmox_csi_wait': False},
+              'vars': dict({'proxmox_csi_kubeconfig': lab.kubeconfig, 'proxmox_csi_wait': False}, **extra),
               'roles': [{'role': 'hybridops.talos.proxmox_csi'}]}]
     return run_playbook(plays, *args, env=stand_in.env())
 
@@ -243,6 +244,10 @@ def test_the_role_applies_the_chart_on_the_proxmox_site_and_storage_classes_kept
         run_playbook, flux_lab, k8s_api, pve_stand_in):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     ensure_flux(run_playbook, flux_lab)
+    checked = role_run(run_playbook, flux_lab, pve_stand_in, '--check')
+    assert checked.rc == 0, checked.failures()
+    assert checked.result('Apply the StorageClasses, kept in the PVE cluster\'s region')['counts']['created'] == 1
+    assert 'proxmox-zfs' not in [c.metadata.name for c in client.StorageV1Api(k8s_api).list_storage_class().items]
     first = role_run(run_playbook, flux_lab, pve_stand_in)
     assert first.rc == 0, first.failures()
     assert first.result('Give the plugin its PVE role, user, ACL entry and token, and its config Secret')['changed'] is False
@@ -268,6 +273,20 @@ def test_the_role_applies_the_chart_on_the_proxmox_site_and_storage_classes_kept
     second = role_run(run_playbook, flux_lab, pve_stand_in)
     assert second.rc == 0, second.failures()
     assert second.changed() == 0
+
+
+def test_the_wait_judges_the_helmrelease_by_its_ready_condition(run_playbook, flux_lab, k8s_api, pve_stand_in):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    run = role_run(run_playbook, flux_lab, pve_stand_in, proxmox_csi_wait=True, proxmox_csi_wait_timeout=3)
+    release = client.CustomObjectsApi(k8s_api).get_namespaced_custom_object('helm.toolkit.fluxcd.io', 'v2', NS, 'helmreleases',
+                                                                             'proxmox-csi-plugin')
+    ready = [c for c in (release.get('status') or {}).get('conditions') or () if c['type'] == 'Ready']
+    if run.rc == 0:  # a lab whose helm-controller renders the chart: then it must really be Ready
+        assert ready and ready[0]['status'] == 'True', release.get('status')
+    else:  # today's lab ("the lab installs no chart"): the wait fails with the HelmRelease's own reason
+        result = run.result('Wait until the HelmRelease is Ready')
+        assert result['failed'] and 'HelmRelease csi-proxmox/proxmox-csi-plugin Ready=False' in result['msg'], result['msg']
+        assert ready and ready[0]['status'] != 'True'
 
 
 def test_absent_removes_everything_and_present_builds_it_again(run_playbook, flux_lab, k8s_api, pve_stand_in, pve):
