@@ -278,8 +278,8 @@ def test_the_role_applies_the_chart_on_the_proxmox_site_and_storage_classes_kept
 def test_the_wait_judges_the_helmrelease_by_its_ready_condition(run_playbook, flux_lab, k8s_api, pve_stand_in):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     run = role_run(run_playbook, flux_lab, pve_stand_in, proxmox_csi_wait=True, proxmox_csi_wait_timeout=3)
-    release = client.CustomObjectsApi(k8s_api).get_namespaced_custom_object('helm.toolkit.fluxcd.io', 'v2', NS, 'helmreleases',
-                                                                             'proxmox-csi-plugin')
+    objects = client.CustomObjectsApi(k8s_api)
+    release = objects.get_namespaced_custom_object('helm.toolkit.fluxcd.io', 'v2', NS, 'helmreleases', 'proxmox-csi-plugin')
     ready = [c for c in (release.get('status') or {}).get('conditions') or () if c['type'] == 'Ready']
     if run.rc == 0:  # a lab whose helm-controller renders the chart: then it must really be Ready
         assert ready and ready[0]['status'] == 'True', release.get('status')
