@@ -3,6 +3,7 @@ starts the lab's: for suites that change PVE access objects and must not share t
 import json
 import os
 import secrets
+import shutil
 import socket
 import ssl
 import subprocess
@@ -77,3 +78,4 @@ class PveStandIn:
 
     def stop(self):
         process.stop_group(self.proc.pid, 5)
+        shutil.rmtree(self.directory, ignore_errors=True)
