@@ -7,6 +7,9 @@ from fakepve import FakePve
 from fakepve.lxc import format_size, parse_size
 from fakepve.model import PveError, TaskError
 from fakepve.qemu import join_drive, split_drive
+from fakepve.routing import ok
+
+from lab.pve_access import AccessStore
 
 
 class QemuResize(object):
@@ -47,5 +50,21 @@ class QemuResize(object):
         return await self.task(vm.node, 'resize', vm.vmid, user, body, vm=vm)
 
 
-class LabPve(QemuResize, FakePve):
-    """fakepve with the endpoints the lab needs beyond its own."""
+class LabPve(AccessStore, QemuResize, FakePve):
+    """fakepve with the endpoints the lab needs beyond its own.
+
+    ``clustered`` False makes ``/cluster/status`` answer as a PVE node that never joined a cluster does: its
+    node entry alone, with node ID 0 and no ``cluster`` entry.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clustered = True
+        self._access_init()
+
+    async def _cluster_status(self, request):
+        if self.clustered:
+            return await super()._cluster_status(request)
+        name, state = sorted(self.nodes.items())[0]
+        return ok([{'type': 'node', 'id': 'node/' + name, 'name': name, 'nodeid': 0, 'level': '', 'ip': '192.0.2.11',
+                    'online': 1 if state.get('online', True) else 0, 'local': 1}])

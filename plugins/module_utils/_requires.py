@@ -26,11 +26,15 @@ IMPORTS = {
     'PyYAML': 'yaml',
     'kubernetes': 'kubernetes.config',
     'hcloud': 'hcloud',
+    'proxmoxer': 'proxmoxer',
+    'requests': 'requests',
 }
 # What a Talos API client needs: gRPC over HTTP/2, the messages, and the talosconfig's certificates.
 TALOS_API = ('grpclib', 'protobuf', 'cryptography', 'PyYAML')
 # What a Kubernetes API client needs: the kubernetes client reads the kubeconfig; objects are YAML.
 KUBE_API = ('kubernetes', 'PyYAML')
+# What a Proxmox VE API client needs: proxmoxer over requests (as community.proxmox).
+PVE_API = ('proxmoxer', 'requests')
 
 _SEEN = {}
 

@@ -47,3 +47,13 @@ def flux_lab():
 @pytest.fixture(scope='session')
 def k8s_api(flux_lab):
     return api_client(flux_lab.kubeconfig)
+
+
+@pytest.fixture(scope='session')
+def pve_stand_in():
+    """A Proxmox VE stand-in of this suite's own (two nodes in cluster ``lab``), stopped after the folder's last test."""
+    from pve_stand_in import PveStandIn  # pylint: disable=import-outside-toplevel
+    served = PveStandIn()
+    stop = stop_with_directory(__file__, served.stop)
+    yield served
+    stop()

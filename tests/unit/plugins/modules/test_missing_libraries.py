@@ -41,6 +41,8 @@ CASES = [
                              'talos_version': 'v1.9.6', 'kubernetes_version': '1.32.3', 'state': 'applied', 'node': '192.0.2.1'},
      ['grpclib'], 'grpclib'),
     ('talos_secrets', {'path': '/nonexistent/secrets.yaml'}, ['cryptography'], 'cryptography'),
+    ('proxmox_csi_access', {'api_host': '192.0.2.1', 'api_token_id': 'root@pam!x', 'api_token_secret': 'canary-secret'}, ['proxmoxer'],
+     'proxmoxer'),
     ('talos_talosconfig', {'secrets': '/nonexistent', 'dest': '/nonexistent/tc', 'endpoints': ['a']}, ['cryptography'], 'cryptography'),
 ]
 
