@@ -2,7 +2,8 @@
 # make demo: bring up an empty lab (no machines), then build the cluster from nothing with site.yml: the
 # Hetzner servers and Proxmox VMs are created through the stand-ins' APIs, the lab turns them into Talos nodes,
 # and the Talos stages configure them; then show the nodes (Ready, roles, sites) and Cilium rolled out with
-# kubectl, and Flux's controllers (installed from the lab's checksummed fixture of Flux's install.yaml) available.
+# kubectl, Flux's controllers (installed from the lab's checksummed fixture of Flux's install.yaml) available, and
+# the CSI drivers with their StorageClasses and the table of where each class can put volumes and pods.
 # Run it again: the lab is reused and site.yml reports changed=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,8 @@ kubectl -n flux-system get deploy
 echo
 echo "== Cilium handed to Flux (a HelmRelease adopting the release cilium install made)"
 kubectl -n kube-system get helmrelease cilium
+echo
+echo "== Storage: the CSI drivers, their StorageClasses, and where each class can go"
+kubectl get csidrivers
+kubectl get storageclass
+ansible-playbook -i .lab/hybrid.yml playbooks/storage-placement.yml -e @examples/lab-vars.yml

@@ -10,12 +10,12 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import OracleMissing, firewalls, misc, networks, openapi_missing, primary_ips, servers
+from . import OracleMissing, firewalls, misc, networks, openapi_missing, primary_ips, servers, volumes
 from .routes import Request, resolve
 from .store import ApiError, Store
 
 # Importing these modules registers their routes.
-RESOURCE_MODULES = (firewalls, misc, networks, primary_ips, servers)
+RESOURCE_MODULES = (firewalls, misc, networks, primary_ips, servers, volumes)
 
 PREFIX = '/v1'
 CONTROL = '/__lab__'

@@ -82,6 +82,7 @@ class Store(object):
         self.firewalls = {}
         self.placement_groups = {}
         self.ssh_keys = {}
+        self.volumes = {}
         self.actions = {}
         self._running = []
         self._ids = itertools.count(10000001)

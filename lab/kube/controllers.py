@@ -19,7 +19,7 @@ import json
 import logging
 import os
 
-from . import catalog, errors, faults as kube_faults, hooks, scheduling, store as stores
+from . import catalog, errors, faults as kube_faults, hooks, scheduling, store as stores, volumes
 
 LOG = logging.getLogger('lab.kube')
 LEADER_KEY = '/lab/leases/kube-controller-manager'
@@ -43,6 +43,9 @@ REPLICASETS = _r('apps', 'ReplicaSet', 'replicasets')
 DAEMONSETS = _r('apps', 'DaemonSet', 'daemonsets')
 JOBS = _r('batch', 'Job', 'jobs')
 LEASES = _r('coordination.k8s.io', 'Lease', 'leases')
+PVCS = _r('', 'PersistentVolumeClaim', 'persistentvolumeclaims')
+PVS = _r('', 'PersistentVolume', 'persistentvolumes', False)
+STORAGE_CLASSES = _r('storage.k8s.io', 'StorageClass', 'storageclasses', False)
 CRDS = catalog.Resource('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', False)
 for _resource in (PODS, NODES, NAMESPACES, DEPLOYMENTS, REPLICASETS, DAEMONSETS, JOBS, CRDS):
     _resource.subresources = ['status']
@@ -632,12 +635,22 @@ class ControllerManager:
             node_name = (pod.get('spec') or {}).get('nodeName')
             if node_name and active(pod):
                 load[node_name] = load.get(node_name, 0) + 1
+        storage = None
         for pod in pods:
             spec = pod.get('spec') or {}
             if spec.get('nodeName') or not active(pod) or spec.get('schedulerName', 'default-scheduler') != 'default-scheduler':
                 continue
             starved = kube_faults.mode_for(pod, faults) == 'pending'
-            chosen, message = scheduling.choose(spec, live_nodes, load, starved)
+            needs = None
+            if volumes.claim_names(spec):
+                if storage is None:
+                    storage = await self._storage_objects()
+                needs = volumes.needs(pod, *storage)
+            chosen, message = scheduling.choose(spec, live_nodes, load, starved, needs)
+            if chosen and needs is not None and needs.waiting:
+                # WaitForFirstConsumer: the claims learn the node, the pod waits until they are bound.
+                await self._select_node(needs.waiting, chosen)
+                continue
             if chosen:
                 new = copy.deepcopy(pod)
                 new['spec']['nodeName'] = chosen
@@ -654,6 +667,22 @@ class ControllerManager:
             status['phase'] = 'Pending'
             await self._status(PODS, pod, status, SCHEDULER)
 
+    async def _storage_objects(self):
+        """(claims by (namespace, name), volumes by name, classes by name) for the VolumeBinding filter."""
+        claims = {(c['metadata']['namespace'], c['metadata']['name']): c for c in await self._list(PVCS)}
+        pvs = {v['metadata']['name']: v for v in await self._list(PVS)}
+        classes = {c['metadata']['name']: c for c in await self._list(STORAGE_CLASSES)}
+        return claims, pvs, classes
+
+    async def _select_node(self, claims, node_name):
+        for claim in claims:
+            annotations = claim['metadata'].get('annotations') or {}
+            if annotations.get(volumes.SELECTED_NODE) == node_name:
+                continue
+            new = copy.deepcopy(claim)
+            new['metadata'].setdefault('annotations', {})[volumes.SELECTED_NODE] = node_name
+            await self._write(self.registry.update, PVCS, claim['metadata']['namespace'], claim['metadata']['name'], new, SCHEDULER)
+
     # ------------------------------------------------------------------ custom resources
 
     async def custom(self):
@@ -661,6 +690,16 @@ class ControllerManager:
         if not controllers:
             return
         context = hooks.CustomContext(self.registry, MANAGER)
+        try:
+            await self._custom(controllers, context)
+        finally:
+            for sweep in hooks.sweeps():
+                try:
+                    await sweep(context)
+                except errors.ApiError as exc:
+                    LOG.warning('sweep %s: %s', sweep.__name__, exc.message)
+
+    async def _custom(self, controllers, context):
         for resource in self.registry.custom_resources():
             reconcile = controllers.get((resource.group, resource.kind))
             if reconcile is None or resource.version != _storage_version(resource):

@@ -1,5 +1,6 @@
 """The defaults kube-apiserver sets on the built-in kinds our code and the controller stand-ins read
-(a subset of kube's defaulting funcs: pod specs and templates, workloads, services, namespaces, jobs)."""
+(a subset of kube's defaulting funcs: pod specs and templates, workloads, services, namespaces, jobs, volumes and
+claims)."""
 import ipaddress
 import random
 
@@ -54,6 +55,12 @@ def apply(obj, resource, uid):
         spec.setdefault('enableServiceLinks', True)
         spec.setdefault('priority', 0)
         spec.setdefault('preemptionPolicy', 'PreemptLowerPriority')
+        obj.setdefault('status', {}).setdefault('phase', 'Pending')
+    elif kind in (('', 'PersistentVolumeClaim'), ('', 'PersistentVolume')) and spec is not None:
+        # SetDefaults_PersistentVolume(Claim): phase Pending, Filesystem volumes; a PV's reclaim policy Retain.
+        spec.setdefault('volumeMode', 'Filesystem')
+        if kind == ('', 'PersistentVolume'):
+            spec.setdefault('persistentVolumeReclaimPolicy', 'Retain')
         obj.setdefault('status', {}).setdefault('phase', 'Pending')
     elif kind == ('apps', 'Deployment') and spec is not None:
         _set(spec, 'replicas', 1)

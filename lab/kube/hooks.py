@@ -21,9 +21,10 @@ import logging
 import os
 
 LOG = logging.getLogger('lab.kube')
-MODULES = ('lab.kube.cilium', 'lab.kube.flux')
+MODULES = ('lab.kube.cilium', 'lab.kube.flux', 'lab.kube.csi')
 _CONTAINERS = {}
 _CUSTOM = {}
+_SWEEPS = []
 _LOADED = False
 
 
@@ -41,6 +42,9 @@ class ContainerContext:
         self.client = client
         self.log = log  # log(text): appended to the lab's record of the container (kubelet.log)
         self.output = []
+        # Whether the running container counts as ready; a hook that starts up first (a CSI node plugin registering
+        # its driver) sets it False, then True once it serves, as a readiness probe would see it.
+        self.ready = True
 
     def write(self, text):
         for line in str(text).splitlines() or ['']:
@@ -69,6 +73,17 @@ def register_container(repo, hook):
 
 def register_custom(group, kind, reconcile):
     _CUSTOM[(group, kind)] = reconcile
+
+
+def register_sweep(sweep):
+    """``await sweep(ctx)`` after the custom resources of each pass: for what no single object's reconcile sees (an
+    object that is gone)."""
+    _SWEEPS.append(sweep)
+
+
+def sweeps():
+    load()
+    return list(_SWEEPS)
 
 
 def container_hook(image):

@@ -244,7 +244,7 @@ class Kubelet:
             if one.phase == 'exited':
                 done.append(one.code)
         phase = ('Failed' if any(done) else 'Succeeded') if containers and len(done) == len(containers) else 'Running'
-        ready = bool(containers) and all(state.container(c['name']).phase == 'running' for c in containers)
+        ready = bool(containers) and all(status['ready'] for status in statuses)
         started = min((c.started for c in state.containers.values() if c.started), default=now())
         await self._put_status(pod, phase, statuses, started, ready, node, network=True)
 
@@ -276,6 +276,7 @@ class Kubelet:
                 one.phase, one.code, one.finished = 'exited', 0, now()
             else:
                 ctx = hooks.ContainerContext(pod, container, self.view.name, self.view.address, self.client, self.record)
+                ctx.ready = not getattr(hook, 'starts_unready', False)
                 one.context, one.message = ctx, None
                 one.task = asyncio.ensure_future(hook(ctx))
                 one.phase = 'running'
@@ -286,7 +287,9 @@ class Kubelet:
 
     def _report(self, container, one, pod):
         if one.phase == 'running':
-            return self._container_status(container, {'running': {'startedAt': one.started}}, True, one.restarts)
+            # A hook may hold its container unready until it has done its start-up (hooks.ContainerContext.ready).
+            ready = one.context.ready if one.context is not None and one.task is not None else True
+            return self._container_status(container, {'running': {'startedAt': one.started}}, ready, one.restarts)
         if one.phase == 'exited':
             return self._container_status(container, {'terminated': _terminated(one)}, False, one.restarts)
         if one.phase == 'backoff':

@@ -98,8 +98,9 @@ def _unschedulable(node, tolerations):
     return not any(tolerates(t, taint) for t in tolerations)
 
 
-def why_not(pod_spec, node, starved=False):
-    """None when the pod fits the node, else the scheduler's reason text."""
+def why_not(pod_spec, node, starved=False, volumes=None):
+    """None when the pod fits the node, else the scheduler's reason text (``volumes``: volumes.Needs, checked last as
+    kube-scheduler's VolumeBinding filter runs after the node and resource filters)."""
     tolerations = pod_spec.get('tolerations') or []
     if _unschedulable(node, tolerations):
         return UNSCHEDULABLE
@@ -110,6 +111,8 @@ def why_not(pod_spec, node, starved=False):
         return AFFINITY
     if starved:
         return INSUFFICIENT_CPU
+    if volumes is not None:
+        return volumes.reason(node)
     return None
 
 
@@ -129,11 +132,19 @@ def fit_error(reasons, total):
     return '%s preemption: 0/%d nodes are available: %s.' % (message, total, ', '.join(sorted(preemption)))
 
 
-def choose(pod_spec, nodes, pods_per_node, starved=False):
+def prefilter_error(reason, total):
+    """The FitError of a pod that no node can take whatever the node (a PreFilter plugin said no)."""
+    return '0/%d nodes are available: %s. preemption: 0/%d nodes are available: %d Preemption is not helpful for scheduling.' % (
+        total, reason, total, total)
+
+
+def choose(pod_spec, nodes, pods_per_node, starved=False, volumes=None):
     """(node name, None) or (None, FitError message)."""
     feasible, reasons = [], []
+    if volumes is not None and volumes.error:
+        return None, prefilter_error(volumes.error, len(nodes))
     for node in nodes:
-        reason = why_not(pod_spec, node, starved)
+        reason = why_not(pod_spec, node, starved, volumes)
         if reason is None:
             feasible.append(node['metadata']['name'])
         else:

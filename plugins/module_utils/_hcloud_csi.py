@@ -130,18 +130,18 @@ def _b64(text):
 
 
 def secret(params, network_id=None):
-    data = {'token': _b64(params['api_token'])}
+    data = {'token': _b64(params['hcloud_token'])}
     if network_id is not None:
         data['network'] = _b64(network_id)  # what the Hetzner cloud controller reads, should one be added
     return {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
             'metadata': {'name': params['secret_name'], 'namespace': params['namespace']}, 'data': data}
 
 
-def storage_class(item, location):
+def storage_class(item, locations):
     """One StorageClass: WaitForFirstConsumer, volumes only where the node plugin runs (Hetzner nodes)."""
     annotations = {DEFAULT_CLASS_ANNOTATION: 'true' if item.get('default') else 'false'}
     parameters = {'csi.storage.k8s.io/fstype': item.get('fstype') or 'ext4'}
-    locations = item.get('locations') or [location]
+    locations = item.get('locations') or locations
     return {
         'apiVersion': 'storage.k8s.io/v1', 'kind': 'StorageClass',
         'metadata': {'name': item['name'], 'annotations': annotations, 'labels': {MANAGED_BY: 'hcloud_csi'}},
@@ -156,6 +156,11 @@ def storage_class(item, location):
 
 def objects(params, location, network_id=None):
     """Secret, HelmRepository, HelmRelease and StorageClasses, in the order they are applied."""
+    locations = params.get('locations') or [location]
+    return _objects(params, location, locations, network_id)
+
+
+def _objects(params, location, locations, network_id):
     repository = {
         'apiVersion': 'source.toolkit.fluxcd.io/v1', 'kind': 'HelmRepository',
         'metadata': {'name': 'hcloud', 'namespace': params['flux_namespace']},
@@ -174,7 +179,7 @@ def objects(params, location, network_id=None):
             'values': values(params, location),
         },
     }
-    return [secret(params, network_id), repository, release] + [storage_class(c, location) for c in params['storage_classes']]
+    return [secret(params, network_id), repository, release] + [storage_class(c, locations) for c in params['storage_classes']]
 
 
 def workload_names(release_name):

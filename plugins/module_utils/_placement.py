@@ -5,7 +5,9 @@
 
 The rules (docs/storage.md, "Placement"):
 
-* each CSI driver's node plugin runs, and is registered in ``CSINode``, on exactly the nodes of its sites;
+* each CSI driver's node plugin runs, and is registered in ``CSINode``, on the nodes of its sites and on no other (a
+  node of its sites that takes no ordinary pods - a tainted control plane - may go without, unless a plugin pod was
+  put there and did not register);
 * each StorageClass of such a driver admits (``allowedTopologies``, matched against node labels as the scheduler
   does) only nodes of the driver's sites, and at least one - so a claim of that class, and the pod that uses it,
   can only land on that site;
@@ -49,11 +51,17 @@ def registered(csinodes, driver):
     return sorted(_name(c) for c in csinodes if any(d.get('name') == driver for d in (c.get('spec') or {}).get('drivers') or ()))
 
 
+def takes_pods(node):
+    """A node without NoSchedule or NoExecute taints: ordinary workloads, and their volumes, can land there."""
+    return not any(t.get('effect') in ('NoSchedule', 'NoExecute') for t in (node.get('spec') or {}).get('taints') or ())
+
+
 def judge(drivers, nodes, csinodes, csidrivers, storage_classes, plugin_pods, site_label):
     """(table, violations, warnings).
 
     ``drivers``: [{'name', 'sites'}]; ``plugin_pods``: {driver: [pods of its node plugin]} (None: not looked at)."""
     site_of = {_name(n): _labels(n).get(site_label) for n in nodes}
+    open_nodes = {_name(n) for n in nodes if takes_pods(n)}
     installed = {_name(d) for d in csidrivers}
     violations, warnings, table = [], [], []
     site_nodes = {}
@@ -65,12 +73,14 @@ def judge(drivers, nodes, csinodes, csidrivers, storage_classes, plugin_pods, si
             violations.append('CSIDriver %s is not installed' % name)
             continue
         on = registered(csinodes, name)
-        missing, outside = sorted(set(own) - set(on)), sorted(set(on) - set(own))
+        pods = (plugin_pods or {}).get(name)
+        placed = {p['spec'].get('nodeName') for p in pods or () if p['spec'].get('nodeName')}
+        missing = sorted(n for n in set(own) - set(on) if n in open_nodes or n in placed)
+        outside = sorted(set(on) - set(own))
         if missing:
             violations.append('CSI driver %s is not registered on node(s) %s of site %s' % (name, ', '.join(missing), '/'.join(sites)))
         if outside:
             violations.append('CSI driver %s is registered on node(s) %s, outside site %s' % (name, ', '.join(outside), '/'.join(sites)))
-        pods = (plugin_pods or {}).get(name)
         stray = sorted({p['spec'].get('nodeName') for p in pods or () if p['spec'].get('nodeName') not in own and p['spec'].get('nodeName')})
         if stray:
             violations.append('the node plugin of %s has pods on node(s) %s, outside site %s' % (name, ', '.join(stray), '/'.join(sites)))

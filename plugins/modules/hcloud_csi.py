@@ -57,6 +57,12 @@ options:
       - Hetzner location of the cluster's Hetzner nodes, for example V(fsn1); the controller creates volumes there
         unless the scheduler picked a node elsewhere. Required with O(state=present).
     type: str
+  locations:
+    description:
+      - The Hetzner locations of the cluster's Hetzner nodes; volumes of the StorageClasses may be made in any of them
+        (where the pod that uses one is scheduled). O(location) when omitted. Each must exist.
+    type: list
+    elements: str
   network:
     description: Name or ID of the Hetzner network of the nodes; checked, and stored in the Secret as C(network).
     type: str
@@ -123,7 +129,7 @@ options:
         type: bool
         default: true
       locations:
-        description: Hetzner locations volumes of this class may be in; O(location) when omitted.
+        description: Hetzner locations volumes of this class may be in; O(locations) when omitted.
         type: list
         elements: str
   field_manager:
@@ -261,6 +267,7 @@ def argument_spec():
         hcloud_token=dict(type='str', no_log=True, fallback=(env_fallback, ['HCLOUD_TOKEN'])),
         hcloud_endpoint=dict(type='str', fallback=(env_fallback, ['HCLOUD_ENDPOINT'])),
         location=dict(type='str'),
+        locations=dict(type='list', elements='str'),
         network=dict(type='str'),
         version=dict(type='str', default=csi.DEFAULT_VERSION),
         chart_repository=dict(type='str', default=csi.CHART_REPOSITORY),
@@ -327,9 +334,10 @@ def present(module, client, started):
     hetzner = HcloudCheck(params['hcloud_token'], params['hcloud_endpoint'])
     hetzner.require_read_write()
     location = hetzner.location(params['location'])
+    locations = [hetzner.location(name) for name in params['locations'] or ()] or None
     network_id = hetzner.network(params['network']) if params['network'] else None
     default_class = csi.check_default_holder(params['storage_classes'], client.list(STORAGE_CLASSES))
-    result, _outcomes = converge.apply_and_report(client, csi.objects(dict(params, version=version), location, network_id), module)
+    result, _outcomes = converge.apply_and_report(client, csi.objects(dict(params, version=version, locations=locations), location, network_id), module)
     result.update(location=location, version=version, default_class=default_class)
     wait_for_driver(client, module, result)
     result['duration'] = round(time.monotonic() - started, 2)

@@ -113,7 +113,7 @@ options:
         plugin matches against its config; for Hetzner, the location).
     type: str
   zone:
-    description: Value of the node label C(topology.kubernetes.io/zone) (for Proxmox, the PVE node; for Hetzner, the datacenter).
+    description: Value of the node label C(topology.kubernetes.io/zone) (for Proxmox, the PVE node).
     type: str
   node_labels:
     description: More node labels.

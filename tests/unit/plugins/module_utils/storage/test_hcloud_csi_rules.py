@@ -69,7 +69,7 @@ def test_a_private_endpoint_reaches_the_driver_too():
 
 
 def test_each_class_waits_for_its_first_consumer_and_allows_only_hetzner_locations():
-    sc = csi.storage_class({'name': 'fast', 'reclaim_policy': 'Retain', 'fstype': 'xfs'}, 'nbg1')
+    sc = csi.storage_class({'name': 'fast', 'reclaim_policy': 'Retain', 'fstype': 'xfs'}, ['nbg1'])
     assert sc['volumeBindingMode'] == 'WaitForFirstConsumer' and sc['reclaimPolicy'] == 'Retain'
     assert sc['parameters'] == {'csi.storage.k8s.io/fstype': 'xfs'}
     assert sc['allowedTopologies'] == [{'matchLabelExpressions': [{'key': 'csi.hetzner.cloud/location', 'values': ['nbg1']}]}]
@@ -80,3 +80,14 @@ def test_the_node_plugin_placement_names_both_kinds_of_mistake():
              (('vps-0', {csi.PROVIDED_BY: 'cloud'}), ('vps-1', {csi.PROVIDED_BY: 'cloud'}), ('home-w-0', {}))]
     pods = [{'spec': {'nodeName': 'vps-0'}}, {'spec': {'nodeName': 'home-w-0'}}]
     assert csi.misplaced(pods, nodes) == (['vps-1'], ['home-w-0'])
+
+
+def test_the_objects_are_the_secret_the_flux_source_and_release_and_the_classes():
+    objects = csi.objects(dict(PARAMS, locations=['fsn1', 'nbg1']), 'fsn1', network_id=42)
+    assert [o['kind'] for o in objects] == ['Secret', 'HelmRepository', 'HelmRelease', 'StorageClass']
+    secret = objects[0]
+    assert secret['metadata'] == {'name': 'hcloud', 'namespace': 'kube-system'} and set(secret['data']) == {'token', 'network'}
+    release = objects[2]['spec']
+    assert release['chart']['spec']['version'] == '2.20.2' and release['chart']['spec']['sourceRef']['namespace'] == 'flux-system'
+    assert 't0ken-canary' not in repr(objects[1:])
+    assert objects[3]['allowedTopologies'][0]['matchLabelExpressions'][0]['values'] == ['fsn1', 'nbg1']

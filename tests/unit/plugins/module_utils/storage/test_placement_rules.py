@@ -94,3 +94,13 @@ def test_classes_of_other_provisioners_are_listed_with_the_sites_they_reach():
     table, violations, _warnings = judge(storage_classes=CLASSES + [sc('local-path', 'rancher.io/local-path')])
     assert violations == []
     assert table[1]['storage_class'] == 'local-path' and table[1]['sites'] == ['fsn', 'home']
+
+
+def test_a_tainted_control_plane_of_the_site_may_go_without_the_plugin_unless_a_plugin_pod_crashed_there():
+    tainted = dict(node('home-cp-0', 'home', **{'topology.kubernetes.io/region': 'lab'}),
+                   spec={'taints': [{'key': 'node-role.kubernetes.io/control-plane', 'effect': 'NoSchedule'}]})
+    _table, violations, _warnings = judge(nodes=NODES + [tainted])
+    assert violations == []
+    _table, violations, _warnings = judge(nodes=NODES + [tainted],
+                                          plugin_pods={HCLOUD: pods('vps-0', 'vps-1'), PVE: pods('home-w-0', 'home-w-1', 'home-cp-0')})
+    assert violations == ['CSI driver csi.proxmox.sinextra.dev is not registered on node(s) home-cp-0 of site home']
