@@ -1,5 +1,8 @@
 """playbooks/certificates.yml on the cluster site.yml built from nothing: every certificate's expiry read through the
-real APIs (Talos' apid on each node over mTLS, the Kubernetes API server), nothing changed, nothing secret shown."""
+real APIs (Talos' apid on each node over mTLS, the Kubernetes API server), nothing changed, nothing secret shown.
+
+The file sorts after test_provision.py on purpose: pytest runs the folder's files in name order, and the first tests
+there need the lab still empty (the shared cluster is built by the first test that asks for it)."""
 # pylint: disable=redefined-outer-name  # pytest fixtures as arguments
 import os
 
