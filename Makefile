@@ -63,9 +63,10 @@ test-integration: setup
 	$(PYTEST) tests/integration
 
 # One pytest process, no xdist: the Talos lab suites start several node processes with fixed namespace
-# names per suite, and one summary line then counts every test.
+# names per suite, and one summary line then counts every test. The slowest tests are listed to show where the
+# 45-minute budget goes.
 test-pytest: setup
-	$(PYTEST) tests/unit tests/integration
+	$(PYTEST) --durations=25 tests/unit tests/integration
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done

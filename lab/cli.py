@@ -9,6 +9,7 @@ off); over a lab of which only part runs (a stand-in died), it removes the rest 
 """
 import argparse
 import errno
+import ipaddress
 import os
 import secrets
 import socket
@@ -197,12 +198,21 @@ def build_env(hcloud, pve, downloads=None):
     return env
 
 
+def _listen(host):
+    """Where the stand-ins listen: a loopback host means every address, so that the lab's nodes (pods' CSI
+    controllers) reach them through their gateway, the machine itself; .lab/env keeps naming ``host``."""
+    try:
+        return '0.0.0.0' if ipaddress.ip_address(host).is_loopback else host
+    except ValueError:
+        return host
+
+
 def _configs(args):
-    hcloud = {'host': args.host, 'port': args.hcloud_port, 'servers': args.hcloud_servers,
+    hcloud = {'host': args.host, 'listen': _listen(args.host), 'port': args.hcloud_port, 'servers': args.hcloud_servers,
               'tokens': {secrets.token_hex(32): 'rw', secrets.token_hex(32): 'ro'},
               'action_seconds': args.action_seconds, 'rate_limit': args.rate_limit, 'refill': args.rate_refill,
               'validate': args.validate, 'empty': args.empty, 'ipv4_pool': args.hcloud_ipv4_pool}
-    pve = {'host': args.host, 'port': args.pve_port, 'vms': args.pve_vms, 'time_scale': args.pve_time_scale,
+    pve = {'host': args.host, 'listen': _listen(args.host), 'port': args.pve_port, 'vms': args.pve_vms, 'time_scale': args.pve_time_scale,
            'empty': args.empty,
            'password': secrets.token_urlsafe(18), 'auditor': 'auditor@pve',
            'tokens': {'root@pam!lab': str(uuid.uuid4()), 'auditor@pve!inventory': str(uuid.uuid4())},

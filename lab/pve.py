@@ -86,7 +86,7 @@ async def serve(config):
     pve.time_scale = config.get('time_scale', 0.0)
     seed(pve, config['tokens'], config['auditor'], config.get('vms', 0), config.get('empty', False),
          config.get('standalone', False))
-    await pve.start(config['cert'], config['key'])
+    await pve.start(config['cert'], config['key'], config.get('listen'))
     print('pve stand-in listening on %s' % pve.url, flush=True)
     await asyncio.Event().wait()
 

@@ -62,6 +62,16 @@ class LabPve(AccessStore, QemuResize, FakePve):
         self.clustered = True
         self._access_init()
 
+    async def start(self, certfile, keyfile, listen=None):
+        """Listen on ``listen`` (e.g. every address, so the lab's nodes reach it through their gateway) while the URL
+        keeps naming ``host``, the address the certificate is for."""
+        advertised = self.host
+        self.host = listen or advertised
+        try:
+            await super().start(certfile, keyfile)
+        finally:
+            self.host = advertised
+
     async def _cluster_status(self, request):
         if self.clustered:
             return await super()._cluster_status(request)

@@ -21,8 +21,9 @@ def main(argv=None):
               validate=config.get('validate', False), ipv4_pool=config.get('ipv4_pool'))
     if not config.get('empty'):
         seed(lab.store, config.get('servers', 0))
-    server = make_server(lab, config.get('host', '127.0.0.1'), config['port'])
-    print('hcloud stand-in listening on http://%s:%d/v1' % server.server_address[:2], flush=True)
+    host = config.get('host', '127.0.0.1')
+    server = make_server(lab, config.get('listen') or host, config['port'])
+    print('hcloud stand-in listening on http://%s:%d/v1 (%s)' % (host, config['port'], server.server_address[0]), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

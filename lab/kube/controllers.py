@@ -243,6 +243,7 @@ class ControllerManager:
         await self.replicasets(replicasets, pods)
         await self.daemonsets(daemonsets, nodes, pods)
         await self.jobs(jobs, pods)
+        await self.persistent_volumes(await self._list(PVS), await self._list(PVCS), pods)
         await self.schedule(await self._list(PODS), nodes)
         await self.custom()
 
@@ -624,6 +625,60 @@ class ControllerManager:
             (c.get('lastTransitionTime') for c in status.get('conditions') or () if c.get('type') == 'Failed'), None))
         if ttl is not None and finished is not None and (now() - finished).total_seconds() >= ttl:
             await self._delete(JOBS, job)
+
+    # ------------------------------------------------------------------ persistent volumes
+
+    async def persistent_volumes(self, pvs, pvcs, pods):
+        """kube-controller-manager's PV binder for volumes that name their claim (what a provisioner writes): bind the
+        claim to it, keep both phases, and mark a volume whose claim is gone Released (its provisioner reclaims it).
+        Then its protection controllers: a deleted claim goes once no pod uses it, a deleted volume once it is unbound."""
+        claims = {(c['metadata']['namespace'], c['metadata']['name']): c for c in pvcs}
+        in_use = {(p['metadata']['namespace'], name) for p in pods if (p.get('status') or {}).get('phase') not in ('Succeeded', 'Failed')
+                  for name in volumes.claim_names(p.get('spec') or {})}
+        for claim in pvcs:
+            key = (claim['metadata']['namespace'], claim['metadata']['name'])
+            if claim['metadata'].get('deletionTimestamp') and key not in in_use:
+                await self._unprotect(PVCS, claim, 'kubernetes.io/pvc-protection')
+        for pv in pvs:
+            if pv['metadata'].get('deletionTimestamp') and (pv.get('status') or {}).get('phase') != 'Bound':
+                await self._unprotect(PVS, pv, 'kubernetes.io/pv-protection')
+                continue
+            ref = (pv.get('spec') or {}).get('claimRef')
+            claim = claims.get((ref.get('namespace'), ref.get('name'))) if ref else None
+            if claim is not None and ref.get('uid') not in (None, claim['metadata']['uid']):
+                claim = None
+            if not ref:
+                phase = 'Available'
+            elif claim is None:
+                phase = 'Released'
+            else:
+                phase = await self._bind_claim(claim, pv)
+            if phase and (pv.get('status') or {}).get('phase') != phase:
+                await self._status(PVS, pv, dict(pv.get('status') or {}, phase=phase), MANAGER)
+
+    async def _unprotect(self, resource, obj, finalizer):
+        if finalizer in (obj['metadata'].get('finalizers') or ()):
+            new = copy.deepcopy(obj)
+            new['metadata']['finalizers'] = [f for f in obj['metadata']['finalizers'] if f != finalizer]
+            await self._update(resource, new)
+
+    async def _bind_claim(self, claim, pv):
+        name = pv['metadata']['name']
+        bound_to = (claim.get('spec') or {}).get('volumeName')
+        if bound_to and bound_to != name:
+            return None  # the claim went to another volume: this one is not ours to settle here
+        if not bound_to:
+            new = copy.deepcopy(claim)
+            new['spec']['volumeName'] = name
+            new['metadata'].setdefault('annotations', {})['pv.kubernetes.io/bind-completed'] = 'yes'
+            claim = await self._write(self.registry.update, PVCS, claim['metadata']['namespace'], claim['metadata']['name'], new,
+                                      MANAGER)
+            if claim is None:
+                return None
+        spec = pv.get('spec') or {}
+        await self._status(PVCS, claim, dict(claim.get('status') or {}, phase='Bound', accessModes=list(spec.get('accessModes') or ()),
+                                             capacity=dict(spec.get('capacity') or {})), MANAGER)
+        return 'Bound'
 
     # ------------------------------------------------------------------ scheduler
 

@@ -13,12 +13,13 @@ when its pod goes. What each driver needs from its node decides whether it start
 * **Proxmox** (``proxmox-csi-node``): the node's ``topology.kubernetes.io/region`` and ``zone`` labels; without them it
   exits 1. It reports both as its topology keys.
 
-The controllers (``hcloud-csi-driver-controller``, ``proxmox-csi-controller``) run until their pod goes. **No volume
-is provisioned, attached or mounted**: claims of these drivers' classes stay Pending after scheduling.
+The controllers (``hcloud-csi-driver-controller``, ``proxmox-csi-controller``) provision: they create the volumes of
+their classes' claims at the Hetzner and Proxmox stand-ins and write the PersistentVolumes (provisioner.py). Nothing is
+attached or mounted: a pod whose claim is bound runs on a node its volume allows, with nothing behind the mount.
 """
 import asyncio
 
-from . import charts, hooks
+from . import charts, hooks, provisioner
 from .client import ApiStatus, Client
 
 HETZNER_LABEL = 'instance.hetzner.cloud/provided-by'
@@ -87,8 +88,7 @@ async def hcloud_driver(ctx):
     ctx.ready = 'controller' in command  # the node plugin is ready once registered; the controller at once
     if 'controller' in command:
         ctx.write('level=info component=driver msg="controller service started"')
-        await asyncio.Event().wait()
-        return 0
+        return await provisioner.run(ctx, provisioner.Hetzner)
     labels = (await _node(ctx))['metadata'].get('labels') or {}
     if labels.get(HETZNER_LABEL) != 'cloud':
         ctx.write('level=error component=driver msg="failed to fetch server ID from metadata service" '
@@ -109,8 +109,7 @@ async def proxmox_node(ctx):
 
 async def proxmox_controller(ctx):
     ctx.write('I1204 main.go:120] proxmox-csi controller started')
-    await asyncio.Event().wait()
-    return 0
+    return await provisioner.run(ctx, provisioner.Proxmox)
 
 
 # Unready from the start: the kubelet reports a container before its hook has run a line.

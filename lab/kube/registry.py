@@ -23,6 +23,7 @@ NAMESPACE = catalog.Resource('', 'v1', 'Namespace', 'namespaces', False)
 RETRIES = 8
 # Kinds whose strategy tracks metadata.generation (others, like ConfigMaps, have none).
 GENERATION_GROUPS = {'apps', 'batch', 'apiextensions.k8s.io', 'networking.k8s.io', 'policy', 'autoscaling'}
+PROTECTION = {('', 'PersistentVolumeClaim'): 'kubernetes.io/pvc-protection', ('', 'PersistentVolume'): 'kubernetes.io/pv-protection'}
 IMMUTABLE = {('apps', 'Deployment'): ('selector',), ('apps', 'DaemonSet'): ('selector',), ('apps', 'ReplicaSet'): ('selector',),
              ('apps', 'StatefulSet'): ('selector',), ('batch', 'Job'): ('selector', 'template', 'completions')}
 
@@ -193,6 +194,10 @@ class Registry:
     def _finish_meta(self, resource, new, old):
         meta = new['metadata']
         if old is None:
+            protection = PROTECTION.get((resource.group, resource.kind))
+            if protection and protection not in (meta.get('finalizers') or ()):
+                # The StorageObjectInUseProtection admission plugin: a claim in use, or a bound volume, outlives its delete.
+                meta['finalizers'] = list(meta.get('finalizers') or ()) + [protection]
             meta['uid'] = meta.get('uid') or str(uuid.uuid4())
             meta['creationTimestamp'] = now()
             if resource.crd is not None or resource.group in GENERATION_GROUPS:

@@ -1,10 +1,16 @@
 """Storage on the cluster site.yml built from nothing (storage_enabled, as in make demo): the Hetzner CSI driver on the
 Hetzner nodes only and the Proxmox CSI plugin on the Proxmox nodes only, classes that keep volumes and pods on their
-site, checked by storage_placement, and the hcloud_csi module's refusals and round trip - real Flux objects through
-the lab's helm-controller, which renders both charts. (The lab provisions no volume yet: docs/lab-kube.md.)"""
+site, checked by storage_placement, claims of each class provisioned by the drivers' controllers at the Hetzner and
+Proxmox stand-ins (with the tokens hcloud_csi and proxmox_csi wrote) and their pods on the right site, and the
+hcloud_csi module's refusals and round trip - real Flux objects through the lab's helm-controller, which renders both
+charts."""
 # pylint: disable=redefined-outer-name  # pytest fixtures as arguments
+import json
 import os
+import ssl
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
 from provision_lab import once
@@ -98,6 +104,67 @@ def test_a_pod_pinned_to_the_home_site_with_a_hetzner_claim_stays_pending_and_sa
     assert core.read_namespaced_persistent_volume_claim('data-wrong-site', 'default').status.phase == 'Pending'
 
 
+def hcloud_volumes(env, name):
+    request = urllib.request.Request('%s/volumes?name=%s' % (env['HCLOUD_ENDPOINT'], urllib.parse.quote(name)),
+                                     headers={'Authorization': 'Bearer ' + env['HCLOUD_TOKEN']})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)['volumes']
+
+
+def pve_disks(env, node, storage):
+    request = urllib.request.Request('%s/api2/json/nodes/%s/storage/%s/content' % (env['PROXMOX_URL'], node, storage), headers={
+        'Authorization': 'PVEAPIToken=%s!%s=%s' % (env['PROXMOX_USER'], env['PROXMOX_TOKEN_ID'], env['PROXMOX_TOKEN_SECRET'])})
+    context = ssl.create_default_context(cafile=env['PROXMOX_CA_FILE'])
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        return {entry['volid']: entry for entry in json.load(response)['data']}
+
+
+def _running_on(core, name):
+    pod = core.read_namespaced_pod(name, 'default')
+    return pod.spec.node_name if pod.status.phase == 'Running' else None
+
+
+def test_a_claim_of_each_class_gets_a_volume_on_its_site_and_its_pod_runs_there(empty_lab, kube):
+    """WaitForFirstConsumer end to end: the scheduler picks a node of the class's site, the driver's controller creates
+    the volume there through the stand-in's API with the token our modules stored, the PV binds with node affinity."""
+    core, env = kube['core'], empty_lab.env
+    core.create_namespaced_persistent_volume_claim('default', _claim('data-vps', 'hcloud-volumes', '1Gi'))
+    core.create_namespaced_pod('default', _pod('on-vps', 'data-vps'))
+    core.create_namespaced_persistent_volume_claim('default', _claim('data-home', 'proxmox-zfs', '2Gi'))
+    core.create_namespaced_pod('default', _pod('on-home', 'data-home'))
+
+    vps_node = wait_for(lambda: _running_on(core, 'on-vps'), 120, 'the pod with the Hetzner claim to run')
+    home_node = wait_for(lambda: _running_on(core, 'on-home'), 120, 'the pod with the Proxmox claim to run')
+    assert vps_node in HETZNER and home_node in HOME
+
+    hetzner_claim = core.read_namespaced_persistent_volume_claim('data-vps', 'default')
+    assert hetzner_claim.status.phase == 'Bound' and hetzner_claim.spec.volume_name == 'pvc-' + hetzner_claim.metadata.uid
+    location = core.read_node(vps_node).metadata.labels['topology.kubernetes.io/region']
+    [volume] = hcloud_volumes(env, hetzner_claim.spec.volume_name)
+    assert volume['location']['name'] == location and volume['size'] == 10  # 1Gi asked, the driver's 10 GB minimum made
+    pv = core.read_persistent_volume(hetzner_claim.spec.volume_name)
+    assert pv.spec.csi.volume_handle == str(volume['id']) and pv.spec.capacity['storage'] == '10Gi'
+    [term] = pv.spec.node_affinity.required.node_selector_terms
+    assert [(e.key, e.values) for e in term.match_expressions] == [('csi.hetzner.cloud/location', [location])]
+
+    home_claim = core.read_namespaced_persistent_volume_claim('data-home', 'default')
+    assert home_claim.status.phase == 'Bound'
+    labels = core.read_node(home_node).metadata.labels
+    zone, region = labels['topology.kubernetes.io/zone'], labels['topology.kubernetes.io/region']
+    disk = 'local-zfs:vm-9999-' + home_claim.spec.volume_name
+    assert disk in pve_disks(env, zone, 'local-zfs') and pve_disks(env, zone, 'local-zfs')[disk]['size'] == 2 * 1024 ** 3
+    pv = core.read_persistent_volume(home_claim.spec.volume_name)
+    assert pv.spec.csi.volume_handle == '%s/%s/local-zfs/vm-9999-%s' % (region, zone, home_claim.spec.volume_name)
+
+    # Reclaim policy Delete: the claim goes, the PV is released, the controller deletes the disk, then the PV.
+    core.delete_namespaced_pod('on-home', 'default', grace_period_seconds=0)
+    wait_for(lambda: not core.list_namespaced_pod('default', field_selector='metadata.name=on-home').items, 60, 'the pod to go')
+    core.delete_namespaced_persistent_volume_claim('data-home', 'default')
+    wait_for(lambda: disk not in pve_disks(env, zone, 'local-zfs'), 60, 'the Proxmox disk to be deleted')
+    wait_for(lambda: not core.list_persistent_volume(field_selector='metadata.name=%s' % home_claim.spec.volume_name).items,
+             60, 'the PersistentVolume to be deleted')
+
+
 def test_a_read_only_token_and_an_unsupported_chart_are_refused_before_anything_is_written(run_playbook, empty_lab, kube):
     before = kube['core'].read_namespaced_secret('hcloud', 'kube-system').metadata.resource_version
     env = dict(empty_lab.env, HCLOUD_TOKEN=empty_lab.env['HCLOUD_TOKEN_READONLY'])
@@ -125,7 +192,9 @@ def test_absent_removes_the_driver_and_leaves_the_volumes_then_present_brings_it
     assert gone.rc == 0, gone
     removed = gone.result('hcloud_csi')
     assert removed['changed'] and {o['kind'] for o in removed['objects']} == {'HelmRelease', 'HelmRepository', 'StorageClass', 'Secret'}
-    assert removed['volumes_left'] == []  # the lab provisions no volume: nothing of the driver's to leave
+    kept = kube['core'].read_namespaced_persistent_volume_claim('data-vps', 'default').spec.volume_name  # bound above
+    assert removed['volumes_left'] == [kept]  # named, and left alone with its data
+    assert kube['core'].read_persistent_volume(kept).status.phase == 'Bound'
     wait_for(lambda: not kube['apps'].list_namespaced_daemon_set('kube-system', field_selector='metadata.name=hcloud-csi-node').items,
              90, 'Flux to uninstall the chart')
     assert 'hcloud-volumes' not in {sc.metadata.name for sc in kube['storage'].list_storage_class().items}
@@ -137,3 +206,11 @@ def test_absent_removes_the_driver_and_leaves_the_volumes_then_present_brings_it
     assert back.result('hcloud_csi')['changed'] and sorted(back.result('hcloud_csi')['nodes']) == sorted(HETZNER)
     same = run_playbook(module_play(csi_task(kube)), env=empty_lab.env)
     assert same.rc == 0 and not same.result('hcloud_csi')['changed'], same.result('hcloud_csi')
+
+    # The driver is back, so its volume can go the normal way: claim deleted, Hetzner volume deleted, PV deleted.
+    core = kube['core']
+    core.delete_namespaced_pod('on-vps', 'default', grace_period_seconds=0)
+    wait_for(lambda: not core.list_namespaced_pod('default', field_selector='metadata.name=on-vps').items, 60, 'the pod to go')
+    core.delete_namespaced_persistent_volume_claim('data-vps', 'default')
+    wait_for(lambda: not hcloud_volumes(empty_lab.env, kept), 60, 'the Hetzner volume to be deleted')
+    wait_for(lambda: not core.list_persistent_volume(field_selector='metadata.name=%s' % kept).items, 60, 'the PV to be deleted')
