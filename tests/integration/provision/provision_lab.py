@@ -72,6 +72,15 @@ def run(runner, playbook, lab, secrets_dir, *args, **extra_vars):
     return runner(playbook, *(cli + list(args)), inventory=lab.inventory, env=lab.env)
 
 
+def total_changed(result):
+    return sum(host.get('changed', 0) for host in result.stats.values())
+
+
+def changed_tasks(result):
+    return ['%s / %s' % (host, task['task']['name']) for play in result.data.get('plays', [])
+            for task in play.get('tasks', []) for host, res in task['hosts'].items() if res.get('changed')]
+
+
 def once(result, task_name):
     """The result of a run_once task, from whichever host ran it."""
     for play in result.data.get('plays', []):

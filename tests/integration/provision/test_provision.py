@@ -10,21 +10,12 @@ import pytest
 from hcloud import Client
 
 from lab_fixtures import lab_command
-from provision_lab import ROOT, SITE, run
+from provision_lab import ROOT, SITE, changed_tasks, run, total_changed
 from lab.talos.userdata import maintenance_history
 
 pytestmark = pytest.mark.lab
 
 PROVISION = os.path.join(ROOT, 'playbooks', 'provision.yml')
-
-
-def total_changed(result):
-    return sum(host.get('changed', 0) for host in result.stats.values())
-
-
-def changed_tasks(result):
-    return ['%s / %s' % (host, task['task']['name']) for play in result.data.get('plays', [])
-            for task in play.get('tasks', []) for host, res in task['hosts'].items() if res.get('changed')]
 
 
 def writes(counters):
