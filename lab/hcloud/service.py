@@ -5,6 +5,7 @@ only, not part of the real API): request counters, fault injection, rate-limit s
 OpenAPI conformance switch. See docs/lab.md.
 """
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -270,6 +271,14 @@ class Handler(BaseHTTPRequestHandler):
                 {'id': s['id'], 'name': s['name'], 'status': s['status'], 'ipv4': s['ipv4'], 'labels': dict(s['labels']),
                  'location': s['datacenter']['location']['name'], 'user_data': s['user_data']}
                 for s in sorted(lab.store.servers.values(), key=lambda s: s['id'])]}
+        switched_off = re.match(r'^/machines/(\d+)/off$', path)
+        if switched_off and method == 'POST':
+            # The guest powered itself off (a Talos reset without reboot): the hypervisor, and so the API, shows it off.
+            server = lab.store.servers.get(int(switched_off.group(1)))
+            if server is None:
+                return 404, {'error': 'no server %s' % switched_off.group(1)}
+            server['status'] = 'off'
+            return 200, {'id': server['id'], 'status': server['status']}
         if path == '/counters':
             # ?agent=TEXT counts only the requests whose User-Agent contains TEXT (one client among several).
             agent = query.get('agent', '')

@@ -22,7 +22,7 @@ _ROWS = (
     ('', 'v1', 'Node', 'nodes', False, ('no',), ('status',), ()),
     ('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', True, ('pvc',), ('status',), ()),
     ('', 'v1', 'PersistentVolume', 'persistentvolumes', False, ('pv',), ('status',), ()),
-    ('', 'v1', 'Pod', 'pods', True, ('po',), ('status',), ('all',)),
+    ('', 'v1', 'Pod', 'pods', True, ('po',), ('status', 'eviction'), ('all',)),
     ('', 'v1', 'PodTemplate', 'podtemplates', True, (), (), ()),
     ('', 'v1', 'ReplicationController', 'replicationcontrollers', True, ('rc',), ('status', 'scale'), ('all',)),
     ('', 'v1', 'ResourceQuota', 'resourcequotas', True, ('quota',), ('status',), ()),

@@ -76,7 +76,13 @@ def _verbs(resource):
 def _sub_kind(resource, sub):
     if sub == 'scale':
         return {'group': 'autoscaling', 'version': 'v1', 'kind': 'Scale'}
+    if sub == 'eviction':
+        return {'group': 'policy', 'version': 'v1', 'kind': 'Eviction'}
     return {'group': resource.group, 'version': resource.version, 'kind': resource.kind}
+
+
+def _sub_verbs(sub):
+    return {'finalize': ['update'], 'eviction': ['create']}.get(sub, ['get', 'patch', 'update'])
 
 
 def resource_list(resources, group_name, version):
@@ -96,9 +102,9 @@ def resource_list(resources, group_name, version):
         for sub in resource.subresources:
             kind = _sub_kind(resource, sub)
             sub_entry = {'name': '%s/%s' % (resource.plural, sub), 'singularName': '', 'namespaced': resource.namespaced,
-                         'kind': kind['kind'], 'verbs': ['update'] if sub == 'finalize' else ['get', 'patch', 'update']}
-            if sub == 'scale':
-                sub_entry.update(group='autoscaling', version='v1')
+                         'kind': kind['kind'], 'verbs': _sub_verbs(sub)}
+            if sub in ('scale', 'eviction'):
+                sub_entry.update(group=kind['group'], version=kind['version'])
             entries.append(sub_entry)
     gv = '%s/%s' % (group_name, version) if group_name else version
     return {'kind': 'APIResourceList', 'apiVersion': 'v1', 'groupVersion': gv, 'resources': entries}
@@ -123,7 +129,7 @@ def aggregated(resources, legacy, accept_v2=True):
                 if resource.categories:
                     entry['categories'] = resource.categories
                 subs = [{'subresource': sub, 'responseKind': _sub_kind(resource, sub),
-                         'verbs': ['update'] if sub == 'finalize' else ['get', 'patch', 'update']} for sub in resource.subresources]
+                         'verbs': _sub_verbs(sub)} for sub in resource.subresources]
                 if subs:
                     entry['subresources'] = subs
                 entries.append(entry)

@@ -7,7 +7,7 @@ import logging
 import yaml
 from aiohttp import web
 
-from . import auth, discovery, errors, protobuf, selectors, store as stores, tables
+from . import auth, discovery, errors, eviction, protobuf, selectors, store as stores, tables
 
 LOG = logging.getLogger('lab.kube')
 PATCH_TYPES = {'application/json-patch+json': 'json', 'application/merge-patch+json': 'merge',
@@ -181,6 +181,11 @@ class Api:
             verb = VERB_FOR.get(method)
         if verb is None:
             raise errors.method_not_allowed()
+        if method == 'POST' and target.subresource == 'eviction':
+            await self._check(user, groups, 'create', resource.group, 'pods/eviction', target.namespace, target.name, resource_obj=resource)
+            body = await self._body(request)
+            return _json(await eviction.evict(self.registry, resource, target.namespace, target.name, body,
+                                              query.get('dryRun') == 'All'), 201)
         if (method == 'POST' and target.name) or (method in ('PUT', 'PATCH') and not target.name):
             raise errors.method_not_allowed()
         sub_text = resource.plural + ('/' + target.subresource if target.subresource else '')

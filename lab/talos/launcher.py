@@ -16,6 +16,8 @@ from . import netns, topology
 
 NODES_FILE = 'talos-nodes.json'
 PORT = 50000
+# A node process that ends because its machine powered off (a reset without reboot) leaves this file in its folder.
+POWERED_OFF = 'powered-off'
 # Seconds the nodes get to listen after they start: more on a slow machine (LAB_TALOS_READY_TIMEOUT).
 READY_TIMEOUT = float(os.environ.get('LAB_TALOS_READY_TIMEOUT') or 30)
 STOP_TIMEOUT = 5

@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .. import process, state
 from . import launcher, netns, topology, userdata
+from .launcher import POWERED_OFF
 
 LOG = logging.getLogger('lab.machines')
 METADATA_ADDRESS = '169.254.169.254'
@@ -64,6 +65,12 @@ def hcloud_machines(control_url):
     return found, {'hcloud-%d' % server['id'] for server in servers}
 
 
+def control_post(control_url, path):
+    request = urllib.request.Request(control_url + path, data=b'{}', method='POST', headers={'Content-Type': 'application/json'})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 class Pve:
     """The Proxmox stand-in, read with the lab's root token."""
 
@@ -75,6 +82,14 @@ class Pve:
 
     def get(self, path):
         request = urllib.request.Request(self.base + path, headers={'Authorization': self.auth})
+        with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
+            return json.load(response)['data']
+
+    def stop(self, vmid):
+        """The VM's status becomes stopped, as PVE shows a guest that shut itself down."""
+        node = next(vm['node'] for vm in self.get('/cluster/resources?type=vm') if vm.get('vmid') == vmid)
+        request = urllib.request.Request('%s/nodes/%s/qemu/%d/status/stop' % (self.base, node, vmid), data=b'', method='POST',
+                                         headers={'Authorization': self.auth})
         with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
             return json.load(response)['data']
 
@@ -234,6 +249,9 @@ class Hypervisor:
             if machine is None or machine['machine'] != node['machine'] or machine['address'] != node['address']:
                 self.stop(node, wipe=node['machine'] not in existing or (machine and machine['machine'] != node['machine']))
                 changed = True
+            elif name not in alive and os.path.exists(os.path.join(self.base, name, POWERED_OFF)):
+                if self._switched_off(node):  # the hypervisor shows it off now: the next pass stops the node
+                    LOG.info('node %s powered itself off: machine %s is off', name, node['machine'])
             elif name not in alive:
                 LOG.info('node %s stopped while its machine runs: booting it again', name)
                 self._spawn(node)
@@ -270,6 +288,8 @@ class Hypervisor:
         os.makedirs(node_dir, mode=0o700, exist_ok=True)
         with open(marker, 'w', encoding='ascii') as handle:
             handle.write(node['machine'])
+        if os.path.exists(os.path.join(node_dir, POWERED_OFF)):
+            os.remove(os.path.join(node_dir, POWERED_OFF))  # switched on again
         config = dict(node, dir=node_dir, lab_dir=self.base,
                       nodes_file=state.path(launcher.NODES_FILE, state_dir=self.state_dir), port=launcher.PORT,
                       reboot_seconds=self.config['reboot_seconds'], boot_seconds=self.config.get('boot_seconds', 0.5),
@@ -287,6 +307,19 @@ class Hypervisor:
         self._save()  # the node reads the record (its discovery registry) as soon as it runs
         self._spawn(node)
         LOG.info('machine %s runs: node %s at %s', node['machine'], node['name'], node['address'])
+
+    def _switched_off(self, node):
+        """Tell the stand-in that ``node``'s machine is off, as a hypervisor sees a guest that powered off."""
+        kind, _sep, number = node['machine'].partition('-')
+        try:
+            if kind == 'hcloud':
+                control_post(self.config['hcloud_control'], '/machines/%s/off' % number)
+            else:
+                self.pve.stop(int(number))
+        except (OSError, ValueError) as exc:
+            LOG.warning('machine %s: could not be marked off (%s); trying again', node['machine'], exc)
+            return False
+        return True
 
     def _spawn(self, node):
         node_dir = os.path.join(self.base, node['name'])

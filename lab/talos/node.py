@@ -17,6 +17,7 @@ from grpclib.server import Server
 
 from ..kube import agent as kube_agent
 from . import api, kubespan, machine, userdata
+from .launcher import POWERED_OFF
 
 LOG = logging.getLogger('lab.talos')
 
@@ -79,6 +80,7 @@ class ServerControl:
         self.context.load_cert_chain(os.path.join(self.node.tls_dir, 'api.crt'), os.path.join(self.node.tls_dir, 'api.key'))
 
 
+
 async def run(config):
     node = machine.Node(config)
     userdata.boot(node)  # a cloud server's config comes from the metadata service, as on Hetzner
@@ -91,7 +93,13 @@ async def run(config):
     mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
     kube = asyncio.get_running_loop().create_task(kube_agent.Agent(node).run())  # API server, kubelet (lab/kube/agent.py)
     stop = asyncio.Event()
-    node.power_off = stop.set  # a reset without reboot ends the process, as the machine powers off
+    def power_off():
+        # A reset without reboot ends the process, as the machine powers off; the marker tells the lab's machine
+        # manager (machines.py) that the guest switched itself off, so that the hypervisor shows it off, not crashed.
+        with open(os.path.join(config['dir'], POWERED_OFF), 'w', encoding='ascii') as handle:
+            handle.write('off\n')
+        stop.set()
+    node.power_off = power_off
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()

@@ -7,6 +7,7 @@ address, beside the main lab.
 import importlib.util
 import json
 import os
+import time
 
 import yaml
 
@@ -70,6 +71,20 @@ def run(runner, playbook, lab, secrets_dir, *args, **extra_vars):
     for key, value in extra_vars.items():
         cli += ['-e', json.dumps({key: value})]
     return runner(playbook, *(cli + list(args)), inventory=lab.inventory, env=lab.env)
+
+
+def wait_for(check, timeout=90, what='condition'):
+    """Poll ``check`` until it returns something true (returned), backing off to 2 s; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %d s waiting for %s' % (timeout, what))
+        time.sleep(delay)
+        delay = min(2.0, delay * 1.5)
 
 
 def total_changed(result):

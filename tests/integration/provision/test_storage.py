@@ -8,12 +8,11 @@ charts."""
 import json
 import os
 import ssl
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
-from provision_lab import once
+from provision_lab import once, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -29,19 +28,6 @@ def kube(built_cluster):
     api = config.new_client_from_config(config_file=os.path.join(secrets_dir, 'kubeconfig'))
     return dict(core=k8s.CoreV1Api(api), storage=k8s.StorageV1Api(api), apps=k8s.AppsV1Api(api),
                 custom=k8s.CustomObjectsApi(api), kubeconfig=os.path.join(secrets_dir, 'kubeconfig'))
-
-
-def wait_for(check, timeout=90, what='condition'):
-    deadline = time.monotonic() + timeout
-    delay = 0.2
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %d s waiting for %s' % (timeout, what))
-        time.sleep(delay)
-        delay = min(2.0, delay * 1.5)
 
 
 def module_play(task):

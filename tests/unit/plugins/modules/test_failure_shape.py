@@ -79,6 +79,8 @@ CASES = [
      lambda f, ep: dict(RENDER, secrets=f['bundle'], state='applied', node=ep, talosconfig=f['stranger']), 'wrong_ca', True),
     ('talos_bootstrap', 'a node that does not know our CA',
      lambda f, ep: {'node': ep, 'talosconfig': f['stranger']}, 'bootstrap_refused', True),
+    ('talos_reset', 'a node that does not know our CA',
+     lambda f, ep: {'node': ep, 'talosconfig': f['stranger']}, 'wrong_ca', True),
     ('talos_etcd_info', 'members that never answer with their status',
      lambda f, ep: {'nodes': [ep], 'talosconfig': f['reader'], 'fail_unhealthy': True, 'wait': False}, 'unhealthy', False),
     ('talos_etcd_info', 'a bad talosconfig',
