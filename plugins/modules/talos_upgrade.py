@@ -93,7 +93,7 @@ image:
   description: The installer image, as given in O(image).
   returned: success
   type: str
-action:
+decision:
   description: V(none) when the node ran the target version already, else V(upgrade) or V(downgrade).
   returned: success
   type: str

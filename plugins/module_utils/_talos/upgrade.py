@@ -119,12 +119,12 @@ def upgrade_node(module, connection):
     target = image_version(params['image'])  # bad input is refused before any call
     client = connection.client(node)
     current = current_version(client)
-    action = decide(current, target, params['allow_downgrade'])
-    result = dict(changed=action != 'none', node=node, image=params['image'], previous_version=current, version=current,
-                  target_version=target, action=action, duration=0.0)
+    decision = decide(current, target, params['allow_downgrade'])
+    result = dict(changed=decision != 'none', node=node, image=params['image'], previous_version=current, version=current,
+                  target_version=target, decision=decision, duration=0.0)
     if module._diff:  # pylint: disable=protected-access
         result['diff'] = dict(before=dict(version=current), after=dict(version=target))
-    if action == 'none' or module.check_mode:
+    if decision == 'none' or module.check_mode:
         return result
     reply = client.upgrade(params['image'], force=params['force'])
     result['actor_id'] = reply.actor_id

@@ -60,7 +60,8 @@ class UpgradeLab:
         return self.cluster.client(self.address(name))
 
     def version(self, name):
-        return self.client(name).version().version.tag
+        with self.client(name) as client:
+            return client.version().version.tag
 
     def versions(self):
         return {name: self.version(name) for name in CONTROL_PLANES + WORKERS}

@@ -5,18 +5,12 @@ import time
 import pytest
 
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.proto import machine_pb2, machine_grpc
 
 from upgrade_support import START
 
 pytestmark = pytest.mark.lab
 
 NODE = 'home-w-0'  # the worker: upgrading it here leaves etcd alone
-
-
-def _raw_upgrade(client, image):
-    return client._first('Upgrade', client._unary('Upgrade', machine_grpc.MachineServiceStub,  # pylint: disable=protected-access
-                                                  machine_pb2.UpgradeRequest(image=image)))
 
 
 def _back_at(lab, name, timeout=20):
@@ -32,10 +26,10 @@ def _back_at(lab, name, timeout=20):
 def test_an_image_of_another_minor_line_is_refused_without_a_reboot(upgrade_lab):
     client = upgrade_lab.client(NODE)
     with pytest.raises(TalosApiError) as caught:
-        _raw_upgrade(client, 'ghcr.io/siderolabs/installer:v1.10.0')
+        client.upgrade('ghcr.io/siderolabs/installer:v1.10.0')
     assert caught.value.status == 'UNKNOWN' and 'v1.10.0' in caught.value.why
     with pytest.raises(TalosApiError) as caught:
-        _raw_upgrade(client, 'docker.io/library/busybox:v1.9.7')
+        client.upgrade('docker.io/library/busybox:v1.9.7')
     assert caught.value.status == 'UNKNOWN'
     assert upgrade_lab.version(NODE) == START
 
@@ -44,19 +38,19 @@ def test_a_rollback_fault_brings_the_node_back_at_the_old_version_once(upgrade_l
     proc = upgrade_lab.fault('upgrade-rollback', NODE)
     assert proc.returncode == 0, proc.stderr
     client = upgrade_lab.client(NODE)
-    reply = _raw_upgrade(client, 'ghcr.io/siderolabs/installer:v1.9.5')
+    reply = client.upgrade('ghcr.io/siderolabs/installer:v1.9.5')
     assert reply.ack == 'Upgrade request received' and len(reply.actor_id) == 36
     # A second request before the first has rebooted is refused.
     with pytest.raises(TalosApiError) as caught:
-        _raw_upgrade(client, 'ghcr.io/siderolabs/installer:v1.9.5')
+        client.upgrade('ghcr.io/siderolabs/installer:v1.9.5')
     assert caught.value.status == 'FAILED_PRECONDITION'
     time.sleep(0.5)  # the node is down now
     assert _back_at(upgrade_lab, NODE) == START
     # The fault went with that upgrade: a factory image with a digest now installs.
     image = ('factory.talos.dev/installer/%s:v1.9.5@sha256:%s' % ('a' * 64, 'b' * 64))
-    _raw_upgrade(client, image)
+    client.upgrade(image)
     time.sleep(0.5)
     assert _back_at(upgrade_lab, NODE) == 'v1.9.5'
-    _raw_upgrade(client, 'ghcr.io/siderolabs/installer:%s' % START)  # back to where the other tests start
+    client.upgrade('ghcr.io/siderolabs/installer:%s' % START)  # back to where the other tests start
     time.sleep(0.5)
     assert _back_at(upgrade_lab, NODE) == START
