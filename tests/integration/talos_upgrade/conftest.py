@@ -41,15 +41,14 @@ def upgrade_lab():
         cluster = Cluster(endpoint='https://%s:6443' % sim.address(CONTROL_PLANES[0]))
         first = _configure(sim, cluster, CONTROL_PLANES[0], 'controlplane')
         first.bootstrap()
-        for name in CONTROL_PLANES[1:]:
-            _configure(sim, cluster, name, 'controlplane')
-        for name in WORKERS:
-            _configure(sim, cluster, name, 'worker')
+        for name, role in [(n, 'controlplane') for n in CONTROL_PLANES[1:]] + [(n, 'worker') for n in WORKERS]:
+            _configure(sim, cluster, name, role).close()
 
         def three_started():
             members = first.etcd_member_list().members
             return len(members) == 3 and all(m.hostname and m.client_urls for m in members)
         wait_for(three_started, 60, step=0.5, what='three started etcd members')
+        first.close()
         yield UpgradeLab(state_dir, cluster)
     finally:
         stop()

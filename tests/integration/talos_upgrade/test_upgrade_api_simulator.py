@@ -13,6 +13,12 @@ pytestmark = pytest.mark.lab
 NODE = 'home-w-0'  # the worker: upgrading it here leaves etcd alone
 
 
+@pytest.fixture
+def client(upgrade_lab):
+    with upgrade_lab.client(NODE) as admin:
+        yield admin
+
+
 def _back_at(lab, name, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -23,8 +29,7 @@ def _back_at(lab, name, timeout=20):
     raise AssertionError('%s did not come back within %s s' % (name, timeout))
 
 
-def test_an_image_of_another_minor_line_is_refused_without_a_reboot(upgrade_lab):
-    client = upgrade_lab.client(NODE)
+def test_an_image_of_another_minor_line_is_refused_without_a_reboot(upgrade_lab, client):
     with pytest.raises(TalosApiError) as caught:
         client.upgrade('ghcr.io/siderolabs/installer:v1.10.0')
     assert caught.value.status == 'UNKNOWN' and 'v1.10.0' in caught.value.why
@@ -34,10 +39,9 @@ def test_an_image_of_another_minor_line_is_refused_without_a_reboot(upgrade_lab)
     assert upgrade_lab.version(NODE) == START
 
 
-def test_a_rollback_fault_brings_the_node_back_at_the_old_version_once(upgrade_lab):
+def test_a_rollback_fault_brings_the_node_back_at_the_old_version_once(upgrade_lab, client):
     proc = upgrade_lab.fault('upgrade-rollback', NODE)
     assert proc.returncode == 0, proc.stderr
-    client = upgrade_lab.client(NODE)
     reply = client.upgrade('ghcr.io/siderolabs/installer:v1.9.5')
     assert reply.ack == 'Upgrade request received' and len(reply.actor_id) == 36
     # A second request before the first has rebooted is refused.
