@@ -16,7 +16,7 @@ import uuid
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from . import API_ROLES_FILE, certs, etcd, machine, proxy, recovery, resources, validate
+from . import API_ROLES_FILE, certs, etcd, machine, proxy, recovery, resources, upgrade, validate
 from .proto import common_pb2, cosi_state_grpc, cosi_state_pb2, machine_grpc, machine_pb2
 
 LOG = logging.getLogger('lab.talos')
@@ -338,7 +338,7 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
     async def Version(self, stream):
         await self._admit(stream, 'Version')
         node = self.node
-        reply = machine_pb2.Version(version=machine_pb2.VersionInfo(tag=node.version, arch='amd64', os='linux', go_version='go1.23'),
+        reply = machine_pb2.Version(version=machine_pb2.VersionInfo(tag=node.tag, arch='amd64', os='linux', go_version='go1.23'),
                                     platform=machine_pb2.PlatformInfo(name='metal', mode='metal'))
         if not node.maintenance:
             reply.features.rbac = node.rbac
@@ -381,6 +381,17 @@ class MachineService(_unimplemented(machine_grpc.MachineServiceBase)):
         node = self.node
         _later(lambda: recovery.reset(node, labels, request.graceful, request.reboot))
         await stream.send_message(machine_pb2.ResetResponse(messages=[machine_pb2.Reset(actor_id=str(uuid.uuid4()))]))
+
+    async def Upgrade(self, stream):
+        """Answer the ack at once, then install and reboot in the background (upgrade.py), as Talos does."""
+        request, _roles = await self._admit(stream, 'Upgrade')
+        node = self.node
+        tag = upgrade.check_request(node, request)
+        node.upgrading = True
+        rollback = upgrade.take_rollback_fault(node)
+        LOG.info('upgrade to %s requested (%s)', tag, request.image)
+        _later(lambda: upgrade.upgrade(node, tag, rollback))
+        await stream.send_message(upgrade.reply(machine_pb2))
 
     async def Reboot(self, stream):
         await self._admit(stream, 'Reboot')

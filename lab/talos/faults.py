@@ -16,6 +16,7 @@ nodes that ``fault stop`` powered off.
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
 | ``workload NS/NAME --mode crash|fail|pending`` | a Kubernetes workload's pods crash, its Job fails, or its pods stay Pending (lab/kube/faults.py) |
 | ``isolate --site SITE`` | the controller (root namespace) reaches no node of SITE (AWX in the cloud, no home LAN); sites still meet |
+| ``upgrade-rollback NODE`` | the node's next Talos upgrade reboots and comes back at the old version (lab/talos/upgrade.py) |
 """
 import errno
 import ipaddress
@@ -26,7 +27,7 @@ import subprocess
 
 from .. import state
 from ..kube import faults as kube_faults
-from . import delay as delay_relay, launcher
+from . import delay as delay_relay, launcher, upgrade
 
 SITES = ('vps', 'home')
 PORT = 51820
@@ -191,10 +192,17 @@ def clear(record, state_dir=None):
     return delay_relay.stop(record, state_dir) or removed
 
 
+def upgrade_rollback(record, name, state_dir=None):
+    if name not in [n['name'] for n in record['nodes']]:
+        raise FaultError('%s is not a Talos node of this lab' % name)
+    upgrade.set_rollback_fault(os.path.join(launcher.talos_dir(state_dir), name))
+
+
 def heal(state_dir=None):
     record = _record(state_dir)
     if clear(record, state_dir):
         forget_flows(record)
+    upgrade.clear_rollback_faults([os.path.join(launcher.talos_dir(state_dir), n['name']) for n in record['nodes']])
     alive = launcher.running(record, state_dir)
     stopped = [n['name'] for n in record['nodes'] if n['name'] not in alive]
     # launcher.up with nodes running only starts the stopped ones; in a lab that follows the APIs the hypervisor does.
@@ -216,6 +224,7 @@ def add_parsers(commands):
     kinds.add_parser('closed', help='close inbound 51820/udp of a site').add_argument('--site', choices=SITES, required=True)
     kinds.add_parser('stop', help='power a node off').add_argument('node')
     kinds.add_parser('isolate', help="cut the controller off a site's nodes").add_argument('--site', choices=SITES, required=True)
+    kinds.add_parser('upgrade-rollback', help="the node's next Talos upgrade comes back at the old version").add_argument('node')
     kube_faults.add_parser(kinds)  # workloads: crash, fail, pending (lab/kube/faults.py)
     commands.add_parser('heal', help='remove every fault and start stopped nodes')
 
@@ -247,6 +256,8 @@ def run(args):
             launcher.stop_node(args.node)
         elif args.fault == 'isolate':
             isolate(record, args.site)
+        elif args.fault == 'upgrade-rollback':
+            upgrade_rollback(record, args.node)
     except (FaultError, launcher.LaunchError) as exc:
         raise SystemExit('lab: %s' % exc) from None
     print('fault %s in place' % args.fault)

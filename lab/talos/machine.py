@@ -15,7 +15,7 @@ import secrets
 
 import yaml
 
-from . import certs, etcd, validate
+from . import certs, etcd, upgrade, validate
 
 LOG = logging.getLogger('lab.talos')
 BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
@@ -102,8 +102,10 @@ class Node:
         self.cfg = config
         self.name = config['name']
         self.address = config['address']
-        self.version = config['version']
+        self.version = config['version']  # the API behaviour the node follows (v1.9.6 or v1.13.9)
         self.dir = config['dir']
+        self.tag = upgrade.installed_tag(self.dir, self.version)  # what Version reports: changes with upgrades
+        self.upgrading = False
         self.tls_dir = os.path.join(self.dir, 'tls')
         os.makedirs(self.tls_dir, mode=0o700, exist_ok=True)
         persisted = json.loads(_read(self.path('identity.json')) or b'{}')
@@ -229,7 +231,7 @@ class Node:
 
     def publish(self):
         status = {'name': self.name, 'hostname': self.name, 'node_id': self.node_id, 'address': self.address,
-                  'version': self.version, 'stage': self.stage, 'machine_type': self.machine_type or 'unknown',
+                  'version': self.tag, 'stage': self.stage, 'machine_type': self.machine_type or 'unknown',
                   'cluster_id': self.cluster_id, 'etcd': self.member.state if self.member else None}
         _write_private(self.path('status.json'), json.dumps(status))
 

@@ -355,6 +355,15 @@ class TalosClient:
         request = machine_pb2.RebootRequest(mode=machine_pb2.RebootRequest.Mode.Value(mode.upper()))
         return self._first('Reboot', self._unary('Reboot', machine_grpc.MachineServiceStub, request)).actor_id
 
+    def upgrade(self, image, force=False):
+        """Ask the node to install ``image`` and reboot into it; returns machine.Upgrade (``ack``, ``actor_id``).
+
+        Talos answers once it has pulled and checked the image, before it installs and reboots. ``preserve`` is not
+        sent: since Talos 1.8 the installer never wipes the disk, so it has no effect (platform.md section 6).
+        """
+        request = machine_pb2.UpgradeRequest(image=image, force=force)
+        return self._first('Upgrade', self._unary('Upgrade', machine_grpc.MachineServiceStub, request))
+
     def kubeconfig(self):
         """The admin kubeconfig (YAML bytes), unpacked from the gzip'd tar Talos streams."""
         chunks = []
