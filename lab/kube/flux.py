@@ -24,8 +24,8 @@ and its status is written only when it says something new:
   chart's defaults and the HelmRelease's values, created in the target namespace, the release recorded
   (``InstallSucceeded``), re-rendered when the chart version or values change (``UpgradeSucceeded``, objects no
   longer rendered deleted), and uninstalled - objects and release records deleted - once the HelmRelease is gone.
-  A chart's CRDs (``crds/``) are created when missing and otherwise left alone, as Helm does. For any other chart, no release is ``Ready=False`` (``InstallFailed``): **the lab installs no other chart**; a
-  release of another chart is
+  A chart's CRDs (``crds/``) are created when missing and otherwise left alone, as Helm does. For any other chart,
+  no release is ``Ready=False`` (``InstallFailed``): **the lab installs no other chart**; a release of another chart is
   ``UpgradeFailed``; otherwise, as helm-controller does with a release it did not make or whose chart version or
   values differ from the HelmRelease's, it is upgraded: a new revision is recorded (the old one superseded),
   ``status.history`` names it and ``Ready=True`` (``UpgradeSucceeded``). **Nothing the chart renders changes**

@@ -73,8 +73,12 @@ EXAMPLES = r"""
 - name: Seal a value with it
   ansible.builtin.copy:
     dest: "{{ gitops_dir }}/apps/grafana/admin.sealed.yaml"
-    content: "{{ {'admin-password': grafana_admin_password} | hybridops.talos.seal_secret(name='grafana-admin', namespace='monitoring', certificate=sealing_cert.certificate) | to_nice_yaml }}"
+    content: "{{ _sealed | to_nice_yaml }}"
     mode: "0644"
+  vars:
+    _sealed: >-
+      {{ {'admin-password': grafana_admin_password} | hybridops.talos.seal_secret(
+           name='grafana-admin', namespace='monitoring', certificate=sealing_cert.certificate) }}
 
 - name: Check a certificate kept in Git, without asking the cluster
   hybridops.talos.sealed_secrets_cert:

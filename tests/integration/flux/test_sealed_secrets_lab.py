@@ -101,9 +101,9 @@ def test_install_fetch_seal_and_the_controller_unseals_in_scope_only(run_playboo
 
     # The same sealed values under another name: strict scope binds them to db-creds, so they do not unseal.
     original = custom.get_namespaced_custom_object('bitnami.com', 'v1alpha1', NAMESPACE, 'sealedsecrets', 'db-creds')
-    moved = {'apiVersion': 'bitnami.com/v1alpha1', 'kind': 'SealedSecret', 'metadata': {'name': 'db-creds-copy', 'namespace': NAMESPACE},
-             'spec': {'encryptedData': original['spec']['encryptedData'], 'template': {'metadata': {'name': 'db-creds-copy',
-                                                                                                     'namespace': NAMESPACE}}}}
+    where = {'name': 'db-creds-copy', 'namespace': NAMESPACE}
+    moved = {'apiVersion': 'bitnami.com/v1alpha1', 'kind': 'SealedSecret', 'metadata': dict(where),
+             'spec': {'encryptedData': original['spec']['encryptedData'], 'template': {'metadata': dict(where)}}}
     custom.create_namespaced_custom_object('bitnami.com', 'v1alpha1', NAMESPACE, 'sealedsecrets', moved)
 
     def refused():
