@@ -126,3 +126,23 @@ def test_install_fetch_seal_and_the_controller_unseals_in_scope_only(run_playboo
     assert keep.rc == 0, keep
     _assert_quiet(keep)
     assert keep.changed() == 0, keep.result('seal')
+
+
+def test_the_certificate_is_503_while_no_controller_pod_is_ready_and_waited_for(run_playbook, flux_lab, k8s_api):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    apps = client.AppsV1Api(k8s_api)
+    apps.patch_namespaced_deployment_scale('sealed-secrets-controller', 'kube-system', {'spec': {'replicas': 0}})
+    try:
+        wait_for(lambda: not client.CoreV1Api(k8s_api).list_namespaced_pod(
+            'kube-system', label_selector='app.kubernetes.io/name=sealed-secrets').items, 30, 0.5, 'the controller pod to go')
+        down = run_playbook(play(flux_lab, {'name': 'cert', 'hybridops.talos.sealed_secrets_cert': {'wait': False}, 'ignore_errors': True}))
+        cert = down.result('cert')
+        assert cert['failed'] and cert['failure']['reason'] == 'api_unavailable' and cert['failure']['status'] == 503
+        assert 'no endpoints available for service "sealed-secrets-controller"' in cert['msg']
+    finally:
+        apps.patch_namespaced_deployment_scale('sealed-secrets-controller', 'kube-system', {'spec': {'replicas': 1}})
+    back = run_playbook(play(flux_lab, {'name': 'cert', 'hybridops.talos.sealed_secrets_cert': {'wait_timeout': 60}}))
+    assert back.rc == 0, back
+    assert back.result('cert')['key_size'] == 4096  # the same key: the new pod found it and made none
+    assert len(client.CoreV1Api(k8s_api).list_namespaced_secret(
+        'kube-system', label_selector='sealedsecrets.bitnami.com/sealed-secrets-key=active').items) == 1
