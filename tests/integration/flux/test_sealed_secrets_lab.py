@@ -146,3 +146,16 @@ def test_the_certificate_is_503_while_no_controller_pod_is_ready_and_waited_for(
     assert back.result('cert')['key_size'] == 4096  # the same key: the new pod found it and made none
     assert len(client.CoreV1Api(k8s_api).list_namespaced_secret(
         'kube-system', label_selector='sealedsecrets.bitnami.com/sealed-secrets-key=active').items) == 1
+
+
+def test_absent_uninstalls_through_flux_and_leaves_the_keys_and_the_crd(run_playbook, flux_lab, k8s_api):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    absent = {'hybridops.talos.sealed_secrets_install': {'state': 'absent', 'wait_timeout': 60}}
+    ran = run_playbook(play(flux_lab, dict(absent, name='dry', check_mode=True), dict(absent, name='remove'), dict(absent, name='again')))
+    assert ran.rc == 0, ran
+    assert ran.result('dry')['changed'] and ran.result('remove')['changed'] and not ran.result('again')['changed']
+    assert [o['kind'] for o in ran.result('remove')['objects']] == ['HelmRelease', 'HelmRepository']
+    assert 'sealed-secrets-controller' not in {d.metadata.name for d in client.AppsV1Api(k8s_api).list_namespaced_deployment('kube-system').items}
+    assert client.CoreV1Api(k8s_api).list_namespaced_secret(
+        'kube-system', label_selector='sealedsecrets.bitnami.com/sealed-secrets-key=active').items  # no key is lost
+    assert client.ApiextensionsV1Api(k8s_api).read_custom_resource_definition('sealedsecrets.bitnami.com')
