@@ -14,8 +14,15 @@ probes are left out (the lab's API server lets the kubelets do anything, and not
 * ``proxmox-csi-plugin`` (sergelogvinov/proxmox-csi-plugin ``charts/`` at 0.5.9): controller placement from the
   top-level ``nodeSelector``/``affinity``/``tolerations``, the node plugin's from ``node.*`` (its default tolerations do
   not include the control-plane taint); ``storageClass`` defaults to none.
+
+And the Sealed Secrets chart (``sealed-secrets``, bitnami-labs/sealed-secrets ``helm/sealed-secrets`` 2.18.x): the
+controller Deployment (one replica, container ``controller``, port ``http`` 8080, ``--key-prefix`` from ``secretName``),
+its Service (port ``http``, the Deployment's selector) and the SealedSecret CRD the chart ships in ``crds/`` (Helm
+creates it at install and never updates or deletes it). Its ServiceAccount, RBAC, metrics Service and probes are left out.
 """
 import copy
+import json
+import os
 
 HCLOUD_DRIVER = 'csi.hetzner.cloud'
 PROXMOX_DRIVER = 'csi.proxmox.sinextra.dev'
@@ -216,7 +223,69 @@ def proxmox_csi_plugin(release, namespace, version, user_values):
     return objects
 
 
-RENDERERS = {'hcloud-csi': hcloud_csi, 'proxmox-csi-plugin': proxmox_csi_plugin}
+# ---------------------------------------------------------------------- sealed-secrets
+
+SEALED_SECRETS_IMAGE = 'docker.io/bitnami/sealed-secrets-controller'
+SEALED_SECRETS_DEFAULTS = {
+    'fullnameOverride': '', 'nameOverride': '', 'namespace': '', 'createController': True,
+    'image': {'registry': 'docker.io', 'repository': 'bitnami/sealed-secrets-controller', 'tag': '', 'pullPolicy': 'IfNotPresent'},
+    'secretName': 'sealed-secrets-key', 'updateStatus': True, 'keyrenewperiod': '', 'additionalNamespaces': [],
+    'affinity': {}, 'nodeSelector': {}, 'tolerations': [], 'podLabels': {},
+    'service': {'type': 'ClusterIP', 'port': 8080},
+}
+_SEALED_SECRETS_CRD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'sealedsecret-crd.json')
+
+
+def sealed_secrets_app_version(version):
+    """The image tag a chart version ships. platform.md pins chart 2.18.x to controller 0.36.x; the lab assumes the
+    patch levels match (``image.tag`` overrides it, as in the chart)."""
+    parts = str(version).split('.')
+    if parts[:2] == ['2', '18'] and len(parts) == 3:
+        return '0.36.%s' % parts[2]
+    return None
+
+
+def sealed_secrets_crd():
+    with open(_SEALED_SECRETS_CRD, encoding='utf-8') as handle:
+        return json.load(handle)['crd']
+
+
+def sealed_secrets(release, namespace, version, user_values):
+    values = merge(SEALED_SECRETS_DEFAULTS, user_values)
+    chart = 'sealed-secrets'
+    name = fullname(release, chart, values)
+    target_ns = values.get('namespace') or namespace
+    app = sealed_secrets_app_version(version)
+    image = values['image']
+    tag = image.get('tag') or app or version
+    labels = {'app.kubernetes.io/name': values.get('nameOverride') or chart, 'helm.sh/chart': '%s-%s' % (chart, version),
+              'app.kubernetes.io/instance': release, 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/version': app or version}
+    selector = {'app.kubernetes.io/name': labels['app.kubernetes.io/name'], 'app.kubernetes.io/instance': release}
+    objects = [sealed_secrets_crd()]
+    if not values.get('createController'):
+        return objects
+    args = ['--update-status'] if values.get('updateStatus') else []
+    if values.get('keyrenewperiod'):
+        args += ['--key-renew-period', str(values['keyrenewperiod'])]
+    args += ['--key-prefix', values.get('secretName') or 'sealed-secrets-key']
+    if values.get('additionalNamespaces'):
+        args += ['--additional-namespaces', ','.join(values['additionalNamespaces'])]
+    container = {'name': 'controller', 'command': ['controller'], 'args': args,
+                 'image': '%s/%s:%s' % (image['registry'], image['repository'], tag), 'imagePullPolicy': image.get('pullPolicy', 'IfNotPresent'),
+                 'ports': [{'containerPort': 8080, 'name': 'http'}],
+                 'volumeMounts': [{'mountPath': '/tmp', 'name': 'tmp'}]}
+    pod_spec = _pod_spec([container], values.get('affinity'), values.get('nodeSelector'), values.get('tolerations'))
+    pod_spec['serviceAccountName'] = name
+    pod_spec['volumes'] = [{'name': 'tmp', 'emptyDir': {}}]
+    deployment = _workload('Deployment', name, target_ns, labels, selector, pod_spec, replicas=1)
+    deployment['spec']['template']['metadata']['labels'] = dict(selector, **(values.get('podLabels') or {}))
+    service = {'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': name, 'namespace': target_ns, 'labels': labels},
+               'spec': {'type': values['service'].get('type', 'ClusterIP'), 'selector': selector,
+                        'ports': [{'name': 'http', 'port': values['service'].get('port', 8080), 'targetPort': 'http'}]}}
+    return objects + [deployment, service]
+
+
+RENDERERS = {'hcloud-csi': hcloud_csi, 'proxmox-csi-plugin': proxmox_csi_plugin, 'sealed-secrets': sealed_secrets}
 
 
 def render(chart, release, namespace, version, values):

@@ -20,12 +20,12 @@ and its status is written only when it says something new:
 * **HelmRelease** (helm-controller): ``Ready=False`` (``ArtifactFailed``) while its HelmRepository is missing or
   not Ready. Then the release ``spec.releaseName`` (default: the name, ``<targetNamespace>-<name>`` with a target
   namespace) in ``spec.storageNamespace`` (default: its namespace) is looked up in Helm's storage (helm.py).
-  **The charts of charts.py** (the Hetzner and Proxmox CSI charts) are installed: their objects rendered from the
+  **The charts of charts.py** (the Hetzner and Proxmox CSI charts, Sealed Secrets) are installed: their objects rendered from the
   chart's defaults and the HelmRelease's values, created in the target namespace, the release recorded
   (``InstallSucceeded``), re-rendered when the chart version or values change (``UpgradeSucceeded``, objects no
   longer rendered deleted), and uninstalled - objects and release records deleted - once the HelmRelease is gone.
-  For any other chart, no release is ``Ready=False`` (``InstallFailed``): **the lab installs no other chart**; a
-  release of another chart is
+  A chart's CRDs (``crds/``) are created when missing and otherwise left alone, as Helm does. For any other chart,
+  no release is ``Ready=False`` (``InstallFailed``): **the lab installs no other chart**; a release of another chart is
   ``UpgradeFailed``; otherwise, as helm-controller does with a release it did not make or whose chart version or
   values differ from the HelmRelease's, it is upgraded: a new revision is recorded (the old one superseded),
   ``status.history`` names it and ``Ready=True`` (``UpgradeSucceeded``). **Nothing the chart renders changes**
@@ -320,6 +320,11 @@ async def _apply_rendered(ctx, rendered, previous):
             continue
         namespace = obj['metadata'].get('namespace') if resource.namespaced else None
         existing = await _get(ctx.registry, resource, namespace, obj['metadata']['name'])
+        if obj['kind'] == 'CustomResourceDefinition':
+            # A chart's crds/: Helm creates them when missing and never updates or deletes them (not part of the release).
+            if existing is None:
+                await ctx.registry.create(resource, None, obj, HELM_MANAGER)
+            continue
         if existing is None:
             await ctx.registry.create(resource, namespace, obj, HELM_MANAGER)
         else:

@@ -13,6 +13,10 @@ that restarts ``OnFailure``/``Never`` (a Job's) exits 0 at once.
 writes through the API's own checks, ``ctx.manager`` is the field manager to use). The Flux stand-in that
 marks HelmReleases Ready belongs here.
 
+**HTTP.** ``register_http(repository, handler)``: what a container of that image answers on its HTTP port, for the
+API server's service proxy (proxy.py): ``await handler(ctx)`` with an ``HttpContext`` returns ``(status, content type,
+body bytes)``. Containers without one refuse the connection.
+
 Hook modules are imported by name: the ones in ``MODULES`` plus ``LAB_KUBE_HOOK_MODULES`` (comma
 separated), in every kubelet and controller process, so a hook registers itself at import.
 """
@@ -21,9 +25,10 @@ import logging
 import os
 
 LOG = logging.getLogger('lab.kube')
-MODULES = ('lab.kube.cilium', 'lab.kube.flux', 'lab.kube.csi')
+MODULES = ('lab.kube.cilium', 'lab.kube.flux', 'lab.kube.csi', 'lab.kube.sealed')
 _CONTAINERS = {}
 _CUSTOM = {}
+_HTTP = {}
 _SWEEPS = []
 _LOADED = False
 
@@ -53,6 +58,15 @@ class ContainerContext:
         self.log('%s/%s: %s' % (self.pod['metadata']['name'], self.container['name'], text))
 
 
+class HttpContext:
+    """What an HTTP hook gets: the API server's registry (reads only), the pod and container the proxy chose, the
+    request's method, path (after ``/proxy``) and query."""
+
+    def __init__(self, registry, pod, container, method, path, query):
+        self.registry, self.pod, self.container = registry, pod, container
+        self.method, self.path, self.query = method, path, query
+
+
 class CustomContext:
     def __init__(self, registry, manager):
         self.registry, self.manager = registry, manager
@@ -73,6 +87,15 @@ def register_container(repo, hook):
 
 def register_custom(group, kind, reconcile):
     _CUSTOM[(group, kind)] = reconcile
+
+
+def register_http(repo, handler):
+    _HTTP[repo] = handler
+
+
+def http_handler(image):
+    load()
+    return _HTTP.get(repository(image))
 
 
 def register_sweep(sweep):

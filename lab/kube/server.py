@@ -7,7 +7,7 @@ import logging
 import yaml
 from aiohttp import web
 
-from . import auth, discovery, errors, eviction, protobuf, selectors, store as stores, tables
+from . import auth, discovery, errors, eviction, protobuf, proxy, selectors, store as stores, tables
 
 LOG = logging.getLogger('lab.kube')
 PATCH_TYPES = {'application/json-patch+json': 'json', 'application/merge-patch+json': 'merge',
@@ -84,6 +84,8 @@ class Api:
                 return static
         if not parts or parts[0] not in ('api', 'apis'):
             return web.Response(text='404 page not found\n', status=404)
+        if proxy.matches(parts):
+            return await self._service_proxy(request, parts, user, groups)
         target = self._target(parts)
         if target is None:
             return web.Response(text='404 page not found\n', status=404)
@@ -92,6 +94,14 @@ class Api:
     async def _check(self, user, groups, verb, group='', resource='', namespace=None, name=None, path=None, resource_obj=None):
         if not await auth.allowed(self.registry, user, groups, verb, group, resource, namespace, name, path):
             raise auth.forbidden(user, verb, resource_obj, resource, namespace, name, path)
+
+    async def _service_proxy(self, request, parts, user, groups):
+        """The service proxy (proxy.py): what the chosen pod's container answers, kube's Status where none can."""
+        namespace, service = parts[3], parts[5]
+        _scheme, name, _port = proxy.split_name(service)
+        await self._check(user, groups, 'get', '', 'services/proxy', namespace, name)
+        status, content_type, body = await proxy.proxy(self.registry, namespace, service, '/'.join(parts[7:]), request.method, request.query)
+        return web.Response(body=body, status=status, headers={'Content-Type': content_type})
 
     # ------------------------------------------------------------------ discovery, version, OpenAPI
 

@@ -151,6 +151,28 @@ class KubeClient:
             except ValueError:
                 raise KubeError('bad_answer', 'the API answered %s with something that is not JSON' % path, call=call) from None
 
+    def get_raw(self, path, call=None):
+        """The body of a GET that answers something other than JSON (a service proxy's PEM), as bytes.
+
+        Connection failures are tried again as for ``request``; an error status is raised at once (a 503 from a
+        service proxy means nothing is ready behind it, which the caller's wait judges)."""
+        call = call or 'GET %s' % path
+        delays = list(RETRY_DELAYS)
+        headers = dict(self._headers(None), Accept='*/*')
+        while True:
+            try:
+                response = self.pool.request('GET', self.host + path, headers=headers, retries=False, preload_content=True,
+                                             timeout=urllib3.Timeout(connect=min(10.0, self.timeout), read=self.timeout))
+            except urllib3.exceptions.HTTPError as exc:
+                if delays:
+                    time.sleep(delays.pop(0))
+                    continue
+                raise KubeError('api_unreachable', 'the Kubernetes API at %s cannot be reached: %s' % (self.host, _cause(exc)),
+                                call=call, api=self.host) from None
+            if response.status >= 400:
+                raise ApiError.from_response(response.status, response.data, call=call)
+            return response.data
+
     def version(self):
         return self.request('GET', '/version', call='Reading the Kubernetes version')
 
