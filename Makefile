@@ -13,7 +13,7 @@ PYTEST := $(BIN)/python -m pytest
 
 .PHONY: help setup demo test test-sanity test-lint test-yamllint test-molecule test-unit \
         test-integration test-pytest build artifact-check changelog-lint docs-check bench bench-config bench-inventory bench-site bench-mesh bench-kube \
-        bench-backup drill-restore clean
+        bench-backup bench-upgrade drill-restore clean
 
 help:
 	@echo "make demo   - set everything up and run the main job against the local lab"
@@ -76,6 +76,9 @@ bench-inventory: setup
 
 bench-site: setup
 	$(BIN)/python benchmarks/bench_site.py
+
+bench-upgrade: setup
+	$(BIN)/python benchmarks/bench_upgrade.py
 
 bench-mesh: setup
 	$(BIN)/python benchmarks/bench_mesh.py

@@ -80,7 +80,6 @@ class ServerControl:
         self.context.load_cert_chain(os.path.join(self.node.tls_dir, 'api.crt'), os.path.join(self.node.tls_dir, 'api.key'))
 
 
-
 async def run(config):
     node = machine.Node(config)
     userdata.boot(node)  # a cloud server's config comes from the metadata service, as on Hetzner
@@ -93,6 +92,7 @@ async def run(config):
     mesh = asyncio.get_running_loop().create_task(node.kubespan.run())
     kube = asyncio.get_running_loop().create_task(kube_agent.Agent(node).run())  # API server, kubelet (lab/kube/agent.py)
     stop = asyncio.Event()
+
     def power_off():
         # A reset without reboot ends the process, as the machine powers off; the marker tells the lab's machine
         # manager (machines.py) that the guest switched itself off, so that the hypervisor shows it off, not crashed.

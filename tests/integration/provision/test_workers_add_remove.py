@@ -37,8 +37,8 @@ def _plan_file(tmp_path_factory, servers_extra, vms_extra):
     return path
 
 
-def test_a_control_plane_is_refused_with_the_quorum_reason_before_anything_is_written(run_playbook, built_cluster, empty_lab,
-                                                                                       secrets_dir, grown_plan):
+def test_a_control_plane_is_refused_with_the_quorum_reason_before_anything_is_written(
+        run_playbook, built_cluster, empty_lab, secrets_dir, grown_plan):
     assert built_cluster[0].rc == 0
     before = sorted(empty_lab.nodes())
     result = run(run_playbook, ADD_WORKER, empty_lab, secrets_dir, '-e', '@' + grown_plan, add_worker_names=['home-cp-0', 'home-w-2'])
@@ -48,8 +48,8 @@ def test_a_control_plane_is_refused_with_the_quorum_reason_before_anything_is_wr
     assert sorted(empty_lab.nodes()) == before  # home-w-2, though planned, was not made either
 
 
-def test_workers_at_both_sites_join_turn_ready_get_their_csi_plugin_and_a_rerun_changes_nothing(run_playbook, built_cluster, empty_lab,
-                                                                                                 secrets_dir, grown_plan):
+def test_workers_at_both_sites_join_turn_ready_get_their_csi_plugin_and_a_rerun_changes_nothing(
+        run_playbook, built_cluster, empty_lab, secrets_dir, grown_plan):
     from kubernetes import client as k8s, config  # pylint: disable=import-outside-toplevel
     result = run(run_playbook, ADD_WORKER, empty_lab, secrets_dir, '-e', '@' + grown_plan, add_worker_names=sorted(NEW))
     assert result.rc == 0, result
@@ -78,8 +78,8 @@ def test_workers_at_both_sites_join_turn_ready_get_their_csi_plugin_and_a_rerun_
     assert total_changed(again) == 0, changed_tasks(again)
 
 
-def test_a_control_plane_whose_removal_leaves_an_even_etcd_is_refused_before_anything_is_written(run_playbook, empty_lab,
-                                                                                                  secrets_dir, grown_plan):
+def test_a_control_plane_whose_removal_leaves_an_even_etcd_is_refused_before_anything_is_written(
+        run_playbook, empty_lab, secrets_dir, grown_plan):
     result = run(run_playbook, REMOVE_NODE, empty_lab, secrets_dir, '-e', '@' + grown_plan, remove_node_name='home-cp-0')
     assert result.rc != 0
     failure = once(result, 'Check the removal before anything is written')
@@ -89,8 +89,8 @@ def test_a_control_plane_whose_removal_leaves_an_even_etcd_is_refused_before_any
     assert not core.read_node('home-cp-0').spec.unschedulable  # not even cordoned
 
 
-def test_the_hetzner_worker_is_drained_reset_and_deleted_and_a_second_run_changes_nothing(run_playbook, empty_lab, secrets_dir,
-                                                                                         tmp_path_factory):
+def test_the_hetzner_worker_is_drained_reset_and_deleted_and_a_second_run_changes_nothing(
+        run_playbook, empty_lab, secrets_dir, tmp_path_factory):
     from hcloud import Client  # pylint: disable=import-outside-toplevel
     from kubernetes import client as k8s, config  # pylint: disable=import-outside-toplevel
     api = config.new_client_from_config(config_file=os.path.join(secrets_dir, 'kubeconfig'))
