@@ -1,7 +1,8 @@
 """The data the product carries instead of reading ../shared equals what the scripts derive from the oracles.
 
 talos_schemas/ (the collection validates machine configs with it; so does the lab's node simulator)
-and lab/talos/api_roles.json (the simulator's per-call role rules) are committed. Each is checked
+and lab/talos/api_roles.json (the simulator's per-call role rules) are committed, and so are the base machine configs of
+the simulated clusters (tests/integration/talos_sim/base_configs). Each is checked
 here against a fresh derivation from the upstream oracle; without ../shared these tests skip.
 """
 import os
@@ -35,3 +36,11 @@ def test_lab_role_rules_are_those_of_the_interface_facts(tmp_path):
     _derive('derive_lab_api_roles.py', oracle_path('reference', 'talos-api-facts.json'), str(target))
     assert _read(os.path.join(ROOT, 'lab', 'talos', 'api_roles.json')) == _read(str(target)), (
         'lab/talos/api_roles.json differs from the interface facts: run scripts/derive_lab_api_roles.py and commit it')
+
+
+def test_the_simulated_clusters_base_configs_are_talos_own():
+    fixtures = oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures', 'decoder')
+    copies = os.path.join(ROOT, 'tests', 'integration', 'talos_sim', 'base_configs')
+    for name in ('controlplane.yaml', 'worker.yaml'):
+        assert _read(os.path.join(copies, name)) == _read(os.path.join(fixtures, name)), (
+            'tests/integration/talos_sim/base_configs/%s differs from the upstream fixture: copy it again' % name)

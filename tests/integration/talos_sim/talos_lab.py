@@ -1,9 +1,9 @@
 """Test helpers for the Talos node simulator: a lab of the tests' own, test-time PKI and machine configs.
 
 The lab runs beside the main one (own state directory, namespace prefix ``lts-`` and networks remapped
-into 198.18.0.0/15), so tests never touch ``.lab/``. Configs are Talos' own example configs (oracle
-fixtures in ../shared; a test that needs one skips when it is absent) with every secret replaced by one
-generated here, at test time.
+into 198.18.0.0/15), so tests never touch ``.lab/``. Configs are Talos' own example configs (committed copies in
+base_configs/, checked against the oracle fixtures by tests/unit/test_oracle_copies.py) with every secret replaced by
+one generated here, at test time.
 """
 import base64
 import copy
@@ -22,10 +22,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.client import TalosClient
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.credentials import Credentials
 from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY
-from shared_oracles import oracle_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SCHEMAS = os.path.join(ROOT, 'talos_schemas')  # the committed copies of Talos' schemas
+BASE_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'base_configs')
 PREFIX = 'lts-'
 REMAP = '203.0.113.0/24=198.18.1.0/24,172.31.1.1/32=198.18.1.254/32,10.10.0.0/24=198.18.2.0/24,10.11.0.0/16=198.19.0.0/16'
 
@@ -94,7 +94,7 @@ class Cluster:
         self.endpoint = endpoint
 
     def config(self, role, extra_sans=(), **machine_changes):
-        with open(oracle_path('oracles', 'talos', 'v1.9.6', 'fixtures', 'decoder', '%s.yaml' % role), encoding='utf-8') as handle:
+        with open(os.path.join(BASE_CONFIGS, '%s.yaml' % role), encoding='utf-8') as handle:
             doc = yaml.safe_load(handle)
         doc = copy.deepcopy(doc)
         doc['machine']['ca'] = {'crt': _b64(self.os_ca.crt_pem)}
