@@ -150,6 +150,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hybridops.talos.plugins.module_utils import _flux, _sealed_secrets_controller as ctl
 from ansible_collections.hybridops.talos.plugins.module_utils._errors import run
 from ansible_collections.hybridops.talos.plugins.module_utils._requires import KUBE_API, requires
+from ansible_collections.hybridops.talos.plugins.module_utils._retry import WaitTimeout, wait_for
 from ansible_collections.hybridops.talos.plugins.module_utils._kube import converge, wait as kube_wait
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.client import KUBE_ARGS, KubeClient, Resource
 from ansible_collections.hybridops.talos.plugins.module_utils._kube.errors import KubeError
@@ -175,18 +176,16 @@ def argument_spec():
     )
 
 
-def _poll(params, what, look, sleep=time.sleep):
-    """``look()`` until it returns something true, bounded by wait_timeout with capped doubling waits."""
-    deadline = time.monotonic() + params['wait_timeout']
-    delay = 0.5
-    while True:
+def _poll(params, what, look):
+    """``look()`` -> (found, state) until found, through the collection's bounded wait (_retry.wait_for)."""
+    def probe():
         found, state = look()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise KubeError('not_ready', '%s after %d s' % (state, params['wait_timeout']), call='Waiting for %s' % what)
-        sleep(delay)
-        delay = min(5.0, delay * 2)
+        return bool(found), found or state
+    try:
+        found, _duration = wait_for(what, probe, params['wait_timeout'], first=0.5, cap=5.0)
+    except WaitTimeout as exc:
+        raise KubeError('not_ready', '%s after %d s' % (exc.last, params['wait_timeout']), call='Waiting for %s' % what) from None
+    return found
 
 
 def present(module, client, started):
