@@ -18,6 +18,7 @@ import ipaddress
 import json
 import logging
 import os
+import time
 
 from . import catalog, errors, faults as kube_faults, hooks, scheduling, store as stores, volumes
 
@@ -38,6 +39,7 @@ def _r(group, kind, plural, namespaced=True):
 PODS = _r('', 'Pod', 'pods')
 NODES = _r('', 'Node', 'nodes', False)
 NAMESPACES = _r('', 'Namespace', 'namespaces', False)
+CSINODES = _r('storage.k8s.io', 'CSINode', 'csinodes', False)
 DEPLOYMENTS = _r('apps', 'Deployment', 'deployments')
 REPLICASETS = _r('apps', 'ReplicaSet', 'replicasets')
 DAEMONSETS = _r('apps', 'DaemonSet', 'daemonsets')
@@ -124,6 +126,9 @@ class ControllerManager:
         self.tasks = []
         self.progress = {}  # deployment uid -> (signature, time of last progress)
         self.first_seen = {}  # node uid -> when this controller first saw it without a Lease
+        # Pod GC's quarantine before it deletes the pods of a node that is gone (upstream: 40 s).
+        self.pod_gc_quarantine = float(os.environ.get('LAB_KUBE_POD_GC_QUARANTINE_SECONDS', '40'))
+        self.node_missing_since = {}  # node name -> when pods bound to it were first seen with the node gone
 
     # ------------------------------------------------------------------ leadership
 
@@ -239,6 +244,8 @@ class ControllerManager:
         deployments, replicasets = await self._list(DEPLOYMENTS), await self._list(REPLICASETS)
         daemonsets, jobs = await self._list(DAEMONSETS), await self._list(JOBS)
         await self.garbage(pods, replicasets, deployments, daemonsets, jobs)
+        await self.pod_gc(pods, nodes)
+        await self.node_dependents(nodes, await self._list(CSINODES))
         await self.deployments(deployments, replicasets, pods)
         await self.replicasets(replicasets, pods)
         await self.daemonsets(daemonsets, nodes, pods)
@@ -405,6 +412,32 @@ class ControllerManager:
                 await self._update(resource, new)
 
     # ------------------------------------------------------------------ workloads
+
+    async def node_dependents(self, nodes, csinodes):
+        """The garbage collector for what a Node owns: the kubelet makes each node's CSINode with an owner reference
+        to its Node, so deleting the Node deletes the CSINode."""
+        uids = {n['metadata']['uid'] for n in nodes}
+        for obj in csinodes:
+            refs = [r for r in obj['metadata'].get('ownerReferences') or () if r.get('kind') == 'Node']
+            if refs and not any(r.get('uid') in uids for r in refs) and not obj['metadata'].get('deletionTimestamp'):
+                await self._delete(CSINODES, obj)
+                self.dirty.set()
+
+    async def pod_gc(self, pods, nodes):
+        """kube-controller-manager's pod garbage collector, for orphaned pods only: a pod bound to a node that no
+        longer exists (remove-node.yml deletes the Node; nothing is left to confirm the pod's end) is force-deleted
+        once the node has been gone for the quarantine."""
+        existing = {n['metadata']['name'] for n in nodes}
+        moment = time.monotonic()
+        gone = {(p.get('spec') or {}).get('nodeName') for p in pods} - existing - {None}
+        self.node_missing_since = {name: self.node_missing_since.get(name, moment) for name in gone}
+        for pod in pods:
+            name = (pod.get('spec') or {}).get('nodeName')
+            if name in gone and moment - self.node_missing_since[name] >= self.pod_gc_quarantine:
+                meta = pod['metadata']
+                await self._write(self.registry.delete, PODS, meta['namespace'], meta['name'],
+                                  {'gracePeriodSeconds': 0, 'preconditions': {'uid': meta['uid']}})
+                self.dirty.set()
 
     async def deployments(self, deployments, replicasets, pods):
         for deployment in deployments:

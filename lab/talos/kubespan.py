@@ -304,6 +304,8 @@ class Manager:
     # ------------------------------------------------------------------ discovery
 
     def _publish(self):
+        if self.node.stage != 'running':
+            return  # a node being reset has left the registry (recovery.py) and must not come back in it
         directory = registry_dir(self.node.cfg['lab_dir'], self.node.cluster_id)
         os.makedirs(directory, mode=0o755, exist_ok=True)
         path = os.path.join(directory, '%s.json' % self.node.name)

@@ -224,10 +224,12 @@ class Node:
         return result
 
     def discovery(self):
-        """Cluster members: nodes that run a config of this node's cluster (what discovery reports)."""
+        """Cluster members: nodes that run a config of this node's cluster (what discovery reports). A node being
+        reset has left (Talos removes its affiliate from the discovery service on reset, siderolabs/talos#6137)."""
         if not self.cluster_id:
             return []
-        return [peer for peer in self.registry() if peer.get('cluster_id') == self.cluster_id and peer.get('stage') != 'maintenance']
+        return [peer for peer in self.registry() if peer.get('cluster_id') == self.cluster_id
+                and peer.get('stage') not in ('maintenance', 'resetting', 'shutting down')]
 
     def publish(self):
         status = {'name': self.name, 'hostname': self.name, 'node_id': self.node_id, 'address': self.address,

@@ -1,7 +1,7 @@
 """Reset and etcd recovery of a simulated node: what Talos' disaster-recovery sequence calls.
 
 * ``reset``: after the Reset call has answered, a control plane leaves etcd when the reset is graceful,
-  the node stops, the chosen system partitions are wiped, and it reboots (or powers off: the process ends,
+  the node leaves the discovery registry (its KubeSpan peers drop it), the node stops, the chosen system partitions are wiped, and it reboots (or powers off: the process ends,
   and ``python -m lab up`` powers it on again). EPHEMERAL holds etcd's data and an uploaded recovery
   snapshot, STATE the machine config and the node identity (the node comes back in maintenance mode).
 * ``recover``: Bootstrap with ``recover_etcd``; as in Talos, the etcd service restores the snapshot that
@@ -54,6 +54,10 @@ async def reset(node, labels, graceful, reboot):
             return
     node.stage = 'resetting'
     node.publish()
+    # Talos removes the node's affiliate from the discovery service on reset (siderolabs/talos#6137), late in the
+    # sequence, once etcd was left (#8060): the other nodes drop it as a KubeSpan peer instead of keeping a dead one.
+    if getattr(node, 'kubespan', None) is not None:
+        await asyncio.to_thread(node.kubespan.stop, True)
     if reboot:
         await node.reboot(node.cfg['reboot_seconds'], before=lambda: wipe(node, labels))
         return

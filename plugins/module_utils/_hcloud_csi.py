@@ -23,6 +23,7 @@ import base64
 import re
 
 from ._flux import refuse
+from ._placement import placed_on
 
 CHART = 'hcloud-csi'
 CHART_REPOSITORY = 'https://charts.hetzner.cloud'
@@ -190,5 +191,5 @@ def workload_names(release_name):
 def misplaced(pods, nodes):
     """Where the node plugin runs wrong: ([Hetzner nodes without it], [other nodes with it])."""
     hetzner = {n['metadata']['name'] for n in nodes if (n['metadata'].get('labels') or {}).get(PROVIDED_BY) == 'cloud'}
-    running = {p['spec'].get('nodeName') for p in pods if p['spec'].get('nodeName')}
+    running = placed_on(pods, nodes)
     return sorted(hetzner - running), sorted(running - hetzner)

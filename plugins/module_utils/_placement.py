@@ -56,11 +56,22 @@ def takes_pods(node):
     return not any(t.get('effect') in ('NoSchedule', 'NoExecute') for t in (node.get('spec') or {}).get('taints') or ())
 
 
+def placed_on(pods, nodes):
+    """The nodes ``pods`` run on. A pod that is terminating, or bound to a node that no longer exists, does not count:
+    kube-controller-manager's pod garbage collector deletes those (a removed node leaves its DaemonSet pods behind
+    for up to a minute)."""
+    existing = {_name(n) for n in nodes}
+    return {p['spec'].get('nodeName') for p in pods or ()
+            if p['spec'].get('nodeName') in existing and not (p.get('metadata') or {}).get('deletionTimestamp')}
+
+
 def judge(drivers, nodes, csinodes, csidrivers, storage_classes, plugin_pods, site_label):
     """(table, violations, warnings).
 
     ``drivers``: [{'name', 'sites'}]; ``plugin_pods``: {driver: [pods of its node plugin]} (None: not looked at)."""
     site_of = {_name(n): _labels(n).get(site_label) for n in nodes}
+    # A CSINode outlives its deleted Node until the garbage collector follows its owner reference.
+    csinodes = [c for c in csinodes if _name(c) in site_of]
     open_nodes = {_name(n) for n in nodes if takes_pods(n)}
     installed = {_name(d) for d in csidrivers}
     violations, warnings, table = [], [], []
@@ -74,14 +85,14 @@ def judge(drivers, nodes, csinodes, csidrivers, storage_classes, plugin_pods, si
             continue
         on = registered(csinodes, name)
         pods = (plugin_pods or {}).get(name)
-        placed = {p['spec'].get('nodeName') for p in pods or () if p['spec'].get('nodeName')}
+        placed = placed_on(pods, nodes)
         missing = sorted(n for n in set(own) - set(on) if n in open_nodes or n in placed)
         outside = sorted(set(on) - set(own))
         if missing:
             violations.append('CSI driver %s is not registered on node(s) %s of site %s' % (name, ', '.join(missing), '/'.join(sites)))
         if outside:
             violations.append('CSI driver %s is registered on node(s) %s, outside site %s' % (name, ', '.join(outside), '/'.join(sites)))
-        stray = sorted({p['spec'].get('nodeName') for p in pods or () if p['spec'].get('nodeName') not in own and p['spec'].get('nodeName')})
+        stray = sorted(placed - set(own))
         if stray:
             violations.append('the node plugin of %s has pods on node(s) %s, outside site %s' % (name, ', '.join(stray), '/'.join(sites)))
     by_driver = {d['name']: d for d in drivers}

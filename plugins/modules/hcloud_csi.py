@@ -317,13 +317,14 @@ def wait_for_driver(client, module, result):
     daemon_set = client.get(DAEMON_SETS, node_plugin, params['namespace']) or {}
     selector = ','.join('%s=%s' % item for item in sorted(((daemon_set.get('spec') or {}).get('selector') or {}).get('matchLabels', {}).items()))
     pods = client.list(PODS, params['namespace'], label_selector=selector or None)
-    missing, extra = csi.misplaced(pods, client.list(NODES))
+    nodes = client.list(NODES)
+    missing, extra = csi.misplaced(pods, nodes)
     if missing or extra:
         raise KubeError('misplaced', 'the Hetzner CSI node plugin %s' % '; and '.join(filter(None, (
             'does not run on the Hetzner node(s) %s' % ', '.join(missing) if missing else '',
             'runs on node(s) %s, which are not Hetzner servers (no label %s=cloud)' % (', '.join(extra), csi.PROVIDED_BY)
             if extra else ''))), call='Checking where the Hetzner CSI node plugin runs', missing=missing, extra=extra)
-    result['nodes'] = sorted(p['spec']['nodeName'] for p in pods if p['spec'].get('nodeName'))
+    result['nodes'] = sorted(csi.placed_on(pods, nodes))
 
 
 def present(module, client, started):

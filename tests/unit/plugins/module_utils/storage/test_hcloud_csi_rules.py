@@ -82,6 +82,17 @@ def test_the_node_plugin_placement_names_both_kinds_of_mistake():
     assert csi.misplaced(pods, nodes) == (['vps-1'], ['home-w-0'])
 
 
+def test_pods_of_a_removed_node_and_terminating_pods_do_not_count_as_placed():
+    # remove-node.yml deletes the Node; its DaemonSet pods stay until the pod garbage collector deletes them.
+    nodes = [{'metadata': {'name': 'vps-0', 'labels': {csi.PROVIDED_BY: 'cloud'}}}]
+    pods = [{'metadata': {}, 'spec': {'nodeName': 'vps-0'}},
+            {'metadata': {}, 'spec': {'nodeName': 'vps-w-0'}},
+            {'metadata': {'deletionTimestamp': '2026-12-05T00:00:00Z'}, 'spec': {'nodeName': 'vps-0'}}]
+    assert csi.placed_on(pods, nodes) == {'vps-0'}
+    assert csi.misplaced(pods, nodes) == ([], [])
+    assert csi.misplaced(pods[2:], nodes) == (['vps-0'], [])  # only a terminating pod: not running there
+
+
 def test_the_objects_are_the_secret_the_flux_source_and_release_and_the_classes():
     objects = csi.objects(dict(PARAMS, locations=['fsn1', 'nbg1']), 'fsn1', network_id=42)
     assert [o['kind'] for o in objects] == ['Secret', 'HelmRepository', 'HelmRelease', 'StorageClass']

@@ -57,6 +57,16 @@ def test_a_right_cluster_passes_and_the_table_says_where_each_class_goes():
     assert lines[1].startswith('hcloud-volumes (default)') and lines[1].endswith('vps-0, vps-1')
 
 
+def test_what_a_removed_node_leaves_behind_for_the_garbage_collector_breaks_no_rule():
+    # remove-node.yml deleted the Node vps-2: its CSINode and its node plugin pod (one terminating) linger a while.
+    leftovers = dict(csinodes=CSINODES + [csinode('vps-2', HCLOUD)],
+                     plugin_pods={HCLOUD: pods('vps-0', 'vps-1', 'vps-2') + [
+                         {'metadata': {'deletionTimestamp': '2026-12-05T00:00:00Z'}, 'spec': {'nodeName': 'home-w-0'}}],
+                         PVE: pods('home-w-0', 'home-w-1')})
+    _table, violations, _warnings = judge(**leftovers)
+    assert violations == []
+
+
 def test_the_chart_default_affinity_is_caught_by_the_node_plugin_pods_on_the_other_site():
     _table, violations, _warnings = judge(plugin_pods={HCLOUD: pods('vps-0', 'vps-1', 'home-w-0', 'home-w-1'), PVE: []})
     assert violations == ['the node plugin of csi.hetzner.cloud has pods on node(s) home-w-0, home-w-1, outside site fsn']
