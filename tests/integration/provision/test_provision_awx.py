@@ -64,21 +64,23 @@ def awx(empty_lab, built_cluster, tmp_path_factory):
 
 @pytest.mark.parametrize('name', ['hybridops.talos site', 'hybridops.talos provision', 'hybridops.talos converge',
                                   'hybridops.talos mesh check'])
-def test_each_job_template_runs_twice_in_fresh_folders_and_changes_nothing(awx, name):
-    for attempt in (1, 2):
-        result, _env = awx(name)
-        assert result.rc == 0, awx_jobs.failures(result)
-        assert awx_jobs.changed(result) == 0, (attempt, awx_jobs.changed_tasks(result))
-        # Not vacuous: the job did its work on the whole cluster.
-        if name != 'hybridops.talos provision':
-            mesh = awx_jobs.ok_results(result, 'Check that every KubeSpan link between the nodes is up')
-            assert [r['counts']['pairs_up'] for r in mesh.values()] == [20], mesh
-        if name in ('hybridops.talos site', 'hybridops.talos converge'):
-            applied = awx_jobs.ok_results(result, 'Render, validate and apply the machine config')
-            applied.update(awx_jobs.ok_results(result, 'Render, validate and apply the machine config, one control plane at a time'))
-            assert sorted(applied) == ['home-cp-0', 'home-w-0', 'home-w-1', 'vps-0', 'vps-1'], sorted(applied)
-        if name == 'hybridops.talos provision':
-            assert awx_jobs.ok_results(result, 'Create the servers from the Talos image, each with its machine config as user data')
+def test_each_job_template_runs_in_a_fresh_folder_and_changes_nothing(awx, name):
+    # One run each: the job starts in a fresh folder with only what its credentials inject, on the cluster the laptop
+    # path built, so changed=0 here is the second run of that build. (A second job in another fresh folder would get
+    # the same inputs; it was dropped to keep make test in its budget.)
+    result, _env = awx(name)
+    assert result.rc == 0, awx_jobs.failures(result)
+    assert awx_jobs.changed(result) == 0, awx_jobs.changed_tasks(result)
+    # Not vacuous: the job did its work on the whole cluster.
+    if name != 'hybridops.talos provision':
+        mesh = awx_jobs.ok_results(result, 'Check that every KubeSpan link between the nodes is up')
+        assert [r['counts']['pairs_up'] for r in mesh.values()] == [20], mesh
+    if name in ('hybridops.talos site', 'hybridops.talos converge'):
+        applied = awx_jobs.ok_results(result, 'Render, validate and apply the machine config')
+        applied.update(awx_jobs.ok_results(result, 'Render, validate and apply the machine config, one control plane at a time'))
+        assert sorted(applied) == ['home-cp-0', 'home-w-0', 'home-w-1', 'vps-0', 'vps-1'], sorted(applied)
+    if name == 'hybridops.talos provision':
+        assert awx_jobs.ok_results(result, 'Create the servers from the Talos image, each with its machine config as user data')
 
 
 def test_a_job_with_only_the_talosconfig_reads_the_secrets_back_and_changes_nothing(awx):
