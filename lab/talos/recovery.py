@@ -1,7 +1,8 @@
 """Reset and etcd recovery of a simulated node: what Talos' disaster-recovery sequence calls.
 
 * ``reset``: after the Reset call has answered, a control plane leaves etcd when the reset is graceful,
-  the node leaves the discovery registry (its KubeSpan peers drop it), the node stops, the chosen system partitions are wiped, and it reboots (or powers off: the process ends,
+  the node leaves the discovery registry (its KubeSpan peers drop it), the node stops, the chosen system
+  partitions are wiped, and it reboots (or powers off: the process ends,
   and ``python -m lab up`` powers it on again). EPHEMERAL holds etcd's data and an uploaded recovery
   snapshot, STATE the machine config and the node identity (the node comes back in maintenance mode).
 * ``recover``: Bootstrap with ``recover_etcd``; as in Talos, the etcd service restores the snapshot that
