@@ -56,8 +56,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads the node and reports which images would change, without applying anything.
   diff_mode:
     support: full
+    description: Shows the image references before and after.
+  idempotent:
+    support: full
+    description: A node whose images carry the version already is left alone.
 """
 
 EXAMPLES = r"""
