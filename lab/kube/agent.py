@@ -36,13 +36,23 @@ DEFAULT_KUBERNETES = {'v1.9.6': '1.32.4', 'v1.13.9': '1.35.0'}
 PORT = 6443
 
 
-def kube_version(config, talos_version):
-    """The Kubernetes version a node runs: the kubelet image tag (``machine.kubelet.image``), else Talos' default."""
-    image = ((config.get('machine') or {}).get('kubelet') or {}).get('image') or ''
-    tag = image.rsplit(':', 1)[-1] if ':' in image.rsplit('/', 1)[-1] else ''
+def _image_version(image, talos_version):
+    tag = image.split('@', 1)[0].rsplit(':', 1)[-1] if ':' in image.split('@', 1)[0].rsplit('/', 1)[-1] else ''
     if tag.startswith('v') and tag[1:2].isdigit():
         return tag[1:].split('-')[0]
     return DEFAULT_KUBERNETES.get(talos_version, '1.32.4')
+
+
+def kube_version(config, talos_version):
+    """The Kubernetes version a node's kubelet runs: the kubelet image tag (``machine.kubelet.image``), else Talos'
+    default. Talos applies a new kubelet image without a reboot (it restarts the kubelet), so this follows the config."""
+    return _image_version(((config.get('machine') or {}).get('kubelet') or {}).get('image') or '', talos_version)
+
+
+def apiserver_version(config, talos_version):
+    """The version a control plane's API server reports on /version: the tag of ``cluster.apiServer.image`` (a new
+    image restarts the API server, as Talos does without a reboot)."""
+    return _image_version(((config.get('cluster') or {}).get('apiServer') or {}).get('image') or '', talos_version)
 
 
 class View:
@@ -211,7 +221,7 @@ class Agent:
                 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.' + dns]
         sans += [str(s) for s in (cluster.get('apiServer') or {}).get('certSANs') or ()]
         return {'name': node.name, 'address': node.address, 'port': PORT, 'etcd': 'http://127.0.0.1:2379',
-                'kube_version': kube_version(node.v1alpha1, node.version), 'tls_dir': self.dir,
+                'kube_version': apiserver_version(node.v1alpha1, node.version), 'tls_dir': self.dir,
                 'ca_crt': os.path.join(self.dir, 'ca.crt'), 'ca_key': os.path.join(self.dir, 'ca.key'),
                 'sans': list(dict.fromkeys(s for s in sans if s)), 'state_dir': self.state_dir,
                 'cluster_name': cluster.get('clusterName') or 'talos', 'endpoint': endpoint, 'service_cidr': service_cidr,

@@ -110,6 +110,8 @@ class Kubelet:
         self.ip_counter = 1
         self.wake = asyncio.Event()
         self.record = log or (lambda text: LOG.info('%s', text))
+        self.started_version = view.kube_version  # the kubelet-notready fault compares with it
+        self.last_version = None
 
     # ------------------------------------------------------------------ node object
 
@@ -173,7 +175,10 @@ class Kubelet:
             self.last_lease = loop.time()
         ready = next((c for c in ((node or {}).get('status') or {}).get('conditions') or () if c.get('type') == 'Ready'), {})
         drifted = node is not None and ready.get('status') != ('True' if self.cni_ready else 'False')
-        if force or drifted or self.last_report != self.cni_ready or loop.time() - self.last_status >= REPORT_SECONDS:
+        # A new kubelet image (machine.kubelet.image) restarts the kubelet on Talos, which reports its version at once.
+        moved = self.last_version != self.view.kube_version
+        if force or drifted or moved or self.last_report != self.cni_ready or loop.time() - self.last_status >= REPORT_SECONDS:
+            self.last_version = self.view.kube_version
             status = self._node_status(self.cni_ready)
             await self.client.request('PATCH', '/api/v1/nodes/%s/status?fieldManager=kubelet' % self.view.name, {'status': status},
                                       'application/strategic-merge-patch+json')
@@ -205,6 +210,8 @@ class Kubelet:
         pods = await self.my_pods()
         faults = kube_faults.read(self.state_dir)
         self.cni_ready = any(is_cni_pod(p) and (p.get('status') or {}).get('phase') == 'Running' and _pod_ready(p) for p in pods)
+        if kube_faults.node_mode(self.view.name, faults) == 'kubelet-notready' and self.view.kube_version != self.started_version:
+            self.cni_ready = False  # the fault: this kubelet does not come back healthy at its new version
         alive = set()
         for pod in pods:
             uid = pod['metadata']['uid']

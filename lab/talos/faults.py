@@ -16,6 +16,7 @@ nodes that ``fault stop`` powered off.
 | ``stop NODE`` | power the node off (``python -m lab.talos stop NODE``) |
 | ``workload NS/NAME --mode crash|fail|pending`` | a Kubernetes workload's pods crash, its Job fails, or its pods stay Pending (lab/kube/faults.py) |
 | ``isolate --site SITE`` | the controller (root namespace) reaches no node of SITE (AWX in the cloud, no home LAN); sites still meet |
+| ``kubelet-notready NODE`` | the node turns NotReady once its kubelet runs another Kubernetes version (lab/kube/faults.py) |
 | ``upgrade-rollback NODE`` | the node's next Talos upgrade reboots and comes back at the old version (lab/talos/upgrade.py) |
 """
 import errno
@@ -236,6 +237,10 @@ def run(args):
             kube_faults.clear()
             started = heal()
             print('faults removed%s' % ('; nodes started: %s' % ', '.join(started) if started else ''))
+            return 0
+        if args.fault == 'kubelet-notready':
+            kube_faults.add_node(args.node, 'kubelet-notready')
+            print('fault kubelet-notready %s in place' % args.node)
             return 0
         if args.fault == 'workload':
             kube_faults.run(args)

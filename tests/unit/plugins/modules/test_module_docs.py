@@ -19,7 +19,7 @@ from module_runner import MODULES, load
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # The modules that reach the Talos API: the action group talos (meta/runtime.yml).
 TALOS_API_MODULES = ('backup_set', 'kubespan_verify', 'talos_bootstrap', 'talos_certificates_info', 'talos_etcd_info', 'talos_etcd_recover', 'talos_kubeconfig',
-                     'talos_machineconfig', 'talos_reset', 'talos_secrets', 'talos_upgrade')
+                     'talos_kubernetes_upgrade', 'talos_machineconfig', 'talos_reset', 'talos_secrets', 'talos_upgrade')
 KUBE_API_MODULES = ('cilium_handover', 'cilium_install_plan', 'flux_install', 'flux_sync', 'hcloud_csi', 'kube_apply',
                     'kube_wait', 'proxmox_csi_access', 'sealed_secrets_cert', 'sealed_secrets_install', 'storage_placement')
 # The modules that reach the backup remote: the action group backup.
