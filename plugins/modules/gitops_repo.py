@@ -17,13 +17,19 @@ description:
     C(HelmRelease) per service (pinned chart version, C(dependsOn), remediation), Flux C(Kustomization)s (Gateway API
     CRDs first), cert-manager C(ClusterIssuer)s, the Gateway, and sealed credentials. Files are 0644; a file written
     by this module and no longer wanted is removed.
-  - A sealed file is kept as it is when its values, target and certificate are unchanged: a digest keyed with a
-    random key kept in O(state_dir) (0600 in 0700, never in the repository) says so; values are never written in clear.
+  - A sealed file is kept as it is when its values, target and certificate are unchanged, which a digest keyed with a
+    random key kept in O(state_dir) (0600 in 0700, never in the repository) tells; values are never written in clear.
   - Commits the changes with git when O(commit), and pushes when O(push). A rerun with nothing new changes no file and
     makes no commit.
   - Supports check mode and diff (sealed files are shown as ciphertext).
 author:
   - hybridops.talos maintainers (@hybridops)
+requirements:
+  - PyYAML
+  - cryptography
+  - the C(git) command
+notes:
+  - Vault's auto-unseal is left to the operator; the catalogue installs Vault sealed (docs/services.md).
 options:
   path:
     description: The work tree of the GitOps repository; cloned from O(repo_url) when missing, C(git init) when not a repository.
@@ -177,6 +183,20 @@ options:
     description: Where the key and digests that keep unchanged sealed files live (0700; files 0600).
     type: path
     required: true
+attributes:
+  check_mode:
+    description: Everything is checked and rendered; nothing is written, committed or pushed, and C(changed) says whether it would be.
+    support: full
+  diff_mode:
+    description: Each file before and after (sealed files as ciphertext).
+    support: full
+  idempotent:
+    description: A rerun with the same input changes no file and makes no commit.
+    support: full
+  action_group:
+    support: none
+    description: It contacts no API, so it is in no action group.
+    membership: []
 """
 
 EXAMPLES = r"""
