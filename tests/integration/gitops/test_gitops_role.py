@@ -120,6 +120,31 @@ def test_the_dependency_order_is_in_the_objects(setup):
     assert dns01['spec']['acme']['solvers'][0]['dns01']['rfc2136']['tsigSecretSecretRef'] == {'name': 'powerdns-tsig', 'key': 'secret'}
 
 
+def test_every_written_object_validates(setup):
+    import jsonschema  # pylint: disable=import-outside-toplevel
+    import kubernetes_validate  # pylint: disable=import-outside-toplevel
+    crds = oracle_path('oracles', 'crds')
+    seen = set()
+    for rel, full in sorted(files_of(setup['work']).items()):
+        with open(full, encoding='utf-8') as handle:
+            for doc in yaml.safe_load_all(handle):
+                if not doc:
+                    continue
+                group, _, version = doc['apiVersion'].rpartition('/')
+                seen.add(doc['kind'])
+                if doc['apiVersion'] == 'kustomize.config.k8s.io/v1beta1':
+                    assert set(doc) == {'apiVersion', 'kind', 'resources'}, rel
+                    for resource in doc['resources']:
+                        assert os.path.exists(os.path.join(os.path.dirname(full), resource)), (rel, resource)
+                elif not group or group.endswith('k8s.io') and '.' not in group.replace('.k8s.io', ''):
+                    kubernetes_validate.validate(doc, '1.32', strict=True)
+                else:
+                    with open(os.path.join(crds, group, '%s_%s.json' % (doc['kind'].lower(), version)), encoding='utf-8') as schema:
+                        jsonschema.validate(doc, yaml.safe_load(schema))
+    assert {'HelmRelease', 'HelmRepository', 'GitRepository', 'Kustomization', 'ClusterIssuer', 'Gateway', 'SealedSecret',
+            'Namespace'} <= seen
+
+
 def test_a_rerun_changes_nothing_and_makes_no_commit(run_playbook_module, setup):
     sealed = os.path.join(setup['work'], 'infrastructure/configs/powerdns-tsig.sealed.yaml')
     with open(sealed, encoding='utf-8') as handle:
@@ -157,6 +182,25 @@ def test_a_new_value_reseals_only_its_file(run_playbook_module, setup, controlle
     assert lab_sealed.unseal(sealed, [controller_key])[0] == {'secret': OTHER.encode()}
 
 
+def test_a_service_taken_out_and_ingress_nginx_chosen(run_playbook_module, setup):
+    run = run_playbook_module(PLAY, '-e', '@' + setup['vars'], '-e', 'gitops_dns01_tsig_secret=' + OTHER, '-e', 'gitops_ingress=ingress-nginx',
+                              '-e', '{"gitops_services": ["cert-manager", "vault", "authentik", "powerdns", "gitea"]}')
+    assert run.rc == 0, run.failures()
+    assert any('ingress-nginx is unmaintained since March 2026' in w for w in run.result(TASK).get('warnings', [])), run.result(TASK)
+    files = files_of(setup['work'])
+    assert 'apps/harbor/release.yaml' not in files and 'clusters/hybrid/gateway-api.yaml' not in files
+    assert 'infrastructure/controllers/ingress-nginx-release.yaml' in files
+    with open(files['apps/kustomization.yaml'], encoding='utf-8') as handle:
+        assert 'harbor' not in handle.read()
+    with open(files['infrastructure/configs/cluster-issuers.yaml'], encoding='utf-8') as handle:
+        http01 = [d for d in yaml.safe_load_all(handle) if d][0]
+    assert http01['spec']['acme']['solvers'][0]['http01'] == {'ingress': {'ingressClassName': 'nginx'}}
+    assert git(setup['work'], 'status', '--porcelain') == ''
+    again = run_playbook_module(PLAY, '-e', '@' + setup['vars'], '-e', 'gitops_dns01_tsig_secret=' + OTHER, '-e', 'gitops_ingress=ingress-nginx',
+                                '-e', '{"gitops_services": ["cert-manager", "vault", "authentik", "powerdns", "gitea"]}')
+    assert again.rc == 0 and again.stats['localhost']['changed'] == 0, again.failures()
+
+
 def test_a_broken_rule_is_refused_before_anything_is_written(run_playbook_module, setup, tmp_path):
     fresh = str(tmp_path / 'never')
     run = run_playbook_module(PLAY, '-e', '@' + setup['vars'], '-e', 'gitops_repo_path=' + fresh, '-e',
@@ -165,28 +209,3 @@ def test_a_broken_rule_is_refused_before_anything_is_written(run_playbook_module
     (failure,) = run.failures()
     assert 'Service vault is critical and must keep its data on site fsn1, but storage class proxmox-zfs is on site home.' in failure
     assert not os.path.exists(fresh)
-
-
-def test_every_written_object_validates(setup):
-    import jsonschema  # pylint: disable=import-outside-toplevel
-    import kubernetes_validate  # pylint: disable=import-outside-toplevel
-    crds = oracle_path('oracles', 'crds')
-    seen = set()
-    for rel, full in sorted(files_of(setup['work']).items()):
-        with open(full, encoding='utf-8') as handle:
-            for doc in yaml.safe_load_all(handle):
-                if not doc:
-                    continue
-                group, _, version = doc['apiVersion'].rpartition('/')
-                seen.add(doc['kind'])
-                if doc['apiVersion'] == 'kustomize.config.k8s.io/v1beta1':
-                    assert set(doc) == {'apiVersion', 'kind', 'resources'}, rel
-                    for resource in doc['resources']:
-                        assert os.path.exists(os.path.join(os.path.dirname(full), resource)), (rel, resource)
-                elif not group or group.endswith('k8s.io') and '.' not in group.replace('.k8s.io', ''):
-                    kubernetes_validate.validate(doc, '1.32', strict=True)
-                else:
-                    with open(os.path.join(crds, group, '%s_%s.json' % (doc['kind'].lower(), version)), encoding='utf-8') as schema:
-                        jsonschema.validate(doc, yaml.safe_load(schema))
-    assert {'HelmRelease', 'HelmRepository', 'GitRepository', 'Kustomization', 'ClusterIssuer', 'Gateway', 'SealedSecret',
-            'Namespace'} <= seen
