@@ -39,8 +39,11 @@ class Repository:
         rc, out, err = self.module.run_command(['git', '-C', self.path] + list(args))
         if check and rc != 0:
             lines = (err or out).strip().splitlines()
-            raise ModuleError('git_failed', 'git %s in %s failed: %s' % (args[-1] if args[0] == '-c' else args[0], self.path,
-                                                                        lines[-1] if lines else 'exit %d' % rc))
+            rest = list(args)
+            while rest[:1] == ['-c']:  # leading -c name=value settings
+                rest = rest[2:]
+            command = rest[0] if rest else 'git'
+            raise ModuleError('git_failed', 'git %s in %s failed: %s' % (command, self.path, lines[-1] if lines else 'exit %d' % rc))
         return rc, out
 
     def ensure(self, url, branch, check=False):
@@ -179,4 +182,3 @@ class Sealer:
             return
         self.state.update(pending)
         _private_file(self.state_path, json.dumps(self.state, sort_keys=True, indent=1).encode('utf-8'))
-

@@ -275,7 +275,7 @@ def body(module):
     secrets = _secret_files(module, secret_dirs)
     texts = {path: write.dump(objects) for path, objects in files.items()}
     texts.update({path: write.dump(objects) for path, objects in
-                  layout.with_kustomize_files(list(files) + [path for path, _ in secrets]).items()})
+                  layout.with_kustomize_files(list(files) + [path for path, _item in secrets]).items()})
     repo = write.Repository(module, p['path'])
     repo.ensure(p['repo_url'], p['branch'], check=module.check_mode)
     sealer = write.Sealer(p['state_dir'], p['certificate']) if secrets else None
@@ -329,7 +329,7 @@ def main():
             acme_server=dict(type='str', default='https://acme-v02.api.letsencrypt.org/directory'),
             dns01_nameserver=dict(type='str', default=''), dns01_tsig_key_name=dict(type='str', default=''),
             dns01_tsig_algorithm=dict(type='str', default='HMACSHA256'),
-            sealed_secrets=dict(type='list', elements='dict', default=[], options=secret),
+            sealed_secrets=dict(type='list', elements='dict', default=[], options=secret, no_log=False),  # values is no_log
             certificate=dict(type='str'), state_dir=dict(type='path', required=True),
         ),
         supports_check_mode=True,

@@ -130,7 +130,7 @@ def test_every_written_object_validates(setup):
             for doc in yaml.safe_load_all(handle):
                 if not doc:
                     continue
-                group, _, version = doc['apiVersion'].rpartition('/')
+                group, _slash, version = doc['apiVersion'].rpartition('/')
                 seen.add(doc['kind'])
                 if doc['apiVersion'] == 'kustomize.config.k8s.io/v1beta1':
                     assert set(doc) == {'apiVersion', 'kind', 'resources'}, rel
