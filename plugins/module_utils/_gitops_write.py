@@ -142,17 +142,21 @@ def _private_file(path, data):
 class Sealer:
     """Seal each credential, or keep its sealed file when the same values were sealed into it for the same target."""
 
-    def __init__(self, state_dir, certificate):
+    def __init__(self, state_dir, certificate, check_mode=False):
         self.state_dir = state_dir
         self.public_key = sealing.load_certificate(certificate)
         self.cert_digest = hashlib.sha256(certificate.encode('utf-8')).hexdigest()
-        os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        os.chmod(state_dir, 0o700)
         key_path = os.path.join(state_dir, 'seal-digest.key')
-        if not os.path.exists(key_path):
-            _private_file(key_path, os.urandom(32))
-        with open(key_path, 'rb') as handle:
-            self.key = handle.read()
+        if check_mode and not os.path.exists(key_path):
+            # Nothing may be written in check mode: without the key no file can be shown unchanged, so all reseal.
+            self.key = os.urandom(32)
+        else:
+            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+            os.chmod(state_dir, 0o700)
+            if not os.path.exists(key_path):
+                _private_file(key_path, os.urandom(32))
+            with open(key_path, 'rb') as handle:
+                self.key = handle.read()
         self.state_path = os.path.join(state_dir, 'sealed-files.json')
         try:
             with open(self.state_path, encoding='utf-8') as handle:

@@ -278,7 +278,7 @@ def body(module):
                   layout.with_kustomize_files(list(files) + [path for path, _item in secrets]).items()})
     repo = write.Repository(module, p['path'])
     repo.ensure(p['repo_url'], p['branch'], check=module.check_mode)
-    sealer = write.Sealer(p['state_dir'], p['certificate']) if secrets else None
+    sealer = write.Sealer(p['state_dir'], p['certificate'], module.check_mode) if secrets else None
     pending_state = {}
     for path, item in secrets:
         text, state = sealer.text(path, item, repo.read(path))

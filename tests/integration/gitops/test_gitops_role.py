@@ -171,6 +171,15 @@ def test_check_mode_tells_the_truth_and_writes_nothing(run_playbook_module, setu
     assert os.path.exists(os.path.join(setup['work'], 'apps/harbor/release.yaml'))
 
 
+def test_check_mode_on_a_new_repository_creates_nothing(run_playbook_module, setup, tmp_path):
+    fresh, state = str(tmp_path / 'new-work'), str(tmp_path / 'new-state')
+    run = run_playbook_module(PLAY, '-e', '@' + setup['vars'], '-e', 'gitops_repo_path=' + fresh, '-e', 'gitops_state_dir=' + state,
+                              '--check')
+    assert run.rc == 0, run.failures()
+    assert run.result(TASK)['changed'] and 'apps/vault/release.yaml' in run.result(TASK)['changed_files']
+    assert not os.path.exists(fresh) and not os.path.exists(state)
+
+
 def test_a_new_value_reseals_only_its_file(run_playbook_module, setup, controller_key):
     run = run_playbook_module(PLAY, '-e', '@' + setup['vars'], '-e', 'gitops_dns01_tsig_secret=' + OTHER)
     assert run.rc == 0, run.failures()
