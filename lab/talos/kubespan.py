@@ -335,11 +335,16 @@ class Manager:
         return result
 
     def _sync_peers(self):
-        """Follow the registry; True when a peer was added (with its first endpoint)."""
+        """Follow the registry; True when a peer was added (with its first endpoint) or removed.
+
+        A removed peer's status goes at once, as in Talos (its PeerStatus follows the PeerSpec), not at the next
+        periodic refresh.
+        """
         entries = self.registry()
-        added = False
+        changed = False
         for key in set(self.peers) - set(entries):
             peer = self.peers.pop(key)
+            changed = True
             _run('wg', 'set', INTERFACE, 'peer', key, 'remove', check=False)
             _run('ip', '-6', 'route', 'delete', '%s/128' % peer.address, 'dev', INTERFACE, check=False)
         for key, entry in entries.items():
@@ -347,7 +352,7 @@ class Manager:
                 self.peers[key].update(entry)
                 continue
             peer = self.peers[key] = Peer(entry)
-            added = True
+            changed = True
             command = ['wg', 'set', INTERFACE, 'peer', key, 'allowed-ips', '%s/128' % peer.address,
                        'persistent-keepalive', str(keepalive_seconds())]
             first = next_endpoint(peer.endpoints, None, None)
@@ -358,7 +363,7 @@ class Manager:
                 command += ['endpoint', first]
             _run(*command)
             _run('ip', '-6', 'route', 'replace', '%s/128' % peer.address, 'dev', INTERFACE)
-        return added
+        return changed
 
     # ------------------------------------------------------------------ status
 

@@ -24,6 +24,8 @@ NOT_UP = 'not_up'
 STATUS_DISAGREES = 'status_disagrees'
 HANDSHAKE_TOO_OLD = 'handshake_too_old'
 NO_TRAFFIC = 'no_traffic'
+# How an extra peer that left the viewer's discovery members ends its sentence: worth waiting for (verify.worth_waiting).
+LEAVING = 'that has left discovery and is still being dropped'
 
 
 def address_host(address):
@@ -148,6 +150,18 @@ def _cell(viewer, peer_name, status, observation, known_member, previous_status,
     return cell
 
 
+def _extra_peer(viewer, peer, members):
+    """The sentence for a peer of ``viewer`` that is not a checked node.
+
+    A peer whose node is no longer among the viewer's discovery members is one that left (a reset node): Talos drops
+    it from KubeSpan once it has processed the departure, so the sentence says it is leaving (see ``LEAVING``).
+    """
+    label = peer['label'] or peer['id']
+    if peer['label'] and peer['label'] not in members:
+        return '%s has a KubeSpan peer %s (endpoint %s) %s' % (viewer, label, peer['endpoint'] or 'none', LEAVING)
+    return '%s has a KubeSpan peer %s (endpoint %s) that is not one of the checked nodes' % (viewer, label, peer['endpoint'] or 'none')
+
+
 def build_matrix(observations, previous=None, handshake_max_age=PEER_DOWN_INTERVAL):
     """Cells for every ordered pair of distinct nodes, and the problems outside any pair.
 
@@ -171,14 +185,13 @@ def build_matrix(observations, previous=None, handshake_max_age=PEER_DOWN_INTERV
                                               'known_member': None, 'failed': [NOT_UP], 'problems': ['%s did not answer' % viewer]}
             continue
         statuses = {}
+        members = {m['name'] for m in observation['members']}
         for peer in observation['peers']:
             name = index.node_of(peer)
             if name is None or name == viewer:
-                extras.append('%s has a KubeSpan peer %s (endpoint %s) that is not one of the checked nodes'
-                              % (viewer, peer['label'] or peer['id'], peer['endpoint'] or 'none'))
+                extras.append(_extra_peer(viewer, peer, members))
             else:
                 statuses[name] = peer
-        members = {m['name'] for m in observation['members']}
         for extra in sorted(members - set(names)):
             extras.append("%s's discovery lists the member %s, which is not one of the checked nodes" % (viewer, extra))
         earlier = previous_by_name.get(viewer)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .diagnose import diagnose_link
-from .matrix import build_matrix, resolve_names
+from .matrix import LEAVING, build_matrix, resolve_names
 from .mtu import check_mtu
 from .states import PEER_DOWN_INTERVAL, UP
 
@@ -89,8 +89,10 @@ def worth_waiting(report, observations):
 
     A fresh mesh starts with its peers ``unknown`` (Talos says ``up`` only after a handshake and its
     next 30 s refresh), and a rebooted node needs a while to answer again; a node refusing our
-    certificate, an MTU mismatch or a peer that is not in the list stay as they are.
+    certificate, an MTU mismatch or a peer that is not in the list stay as they are, except a peer that has left
+    discovery (a node just reset): Talos drops it once it has processed the departure.
     """
-    if report is not None and (report['healthy'] or report['extras'] or report['mtu']['problems']):
+    if report is not None and (report['healthy'] or report['mtu']['problems']
+                               or any(not extra.endswith(LEAVING) for extra in report['extras'])):
         return False
     return all(o.get('reachable') or (o.get('failure') or {}).get('reason') in TRANSIENT_FAILURES for o in observations)

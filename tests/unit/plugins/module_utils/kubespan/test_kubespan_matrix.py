@@ -41,12 +41,22 @@ def test_a_missing_peer_is_a_missing_cell_known_or_not_to_discovery():
 
 def test_an_extra_peer_and_an_extra_member_are_reported_outside_the_matrix():
     stranger = status(FIVE + ['old-node'], 'old-node', endpoint='10.0.0.99:51820')
-    observations = mesh(extra_peers={'vps-cp-2': [stranger]}, extra_members={'home-cp-1': ['old-node']})
+    observations = mesh(extra_peers={'vps-cp-2': [stranger]}, extra_members={'home-cp-1': ['old-node'], 'vps-cp-2': ['old-node']})
     report = verify(observations)
     assert report['extras'] == [
         'vps-cp-2 has a KubeSpan peer old-node (endpoint 10.0.0.99:51820) that is not one of the checked nodes',
+        "vps-cp-2's discovery lists the member old-node, which is not one of the checked nodes",
         "home-cp-1's discovery lists the member old-node, which is not one of the checked nodes"]
     assert report['healthy'] is False and report['counts']['links_ok'] == 10
+
+
+def test_a_peer_that_left_discovery_is_reported_as_leaving():
+    # A node just reset: it left every node's discovery members, and Talos has not dropped its peer yet.
+    leaver = status(FIVE + ['vps-w-0'], 'vps-w-0', endpoint='203.0.113.3:51820')
+    report = verify(mesh(extra_peers={'home-cp-1': [leaver]}))
+    assert report['extras'] == ['home-cp-1 has a KubeSpan peer vps-w-0 (endpoint 203.0.113.3:51820) that has left discovery '
+                                'and is still being dropped']
+    assert report['healthy'] is False
 
 
 def test_an_unreachable_node_has_a_grey_row_but_its_column_is_still_known():

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.hybridops.talos.plugins.module_utils._kubespan.verify import verify, worth_waiting
 
-from kubespan_mesh import mesh
+from kubespan_mesh import FIVE, mesh, status
 
 
 def judged(observations, **mtu):
@@ -52,3 +52,12 @@ def test_an_mtu_mismatch_or_an_unexpected_peer_does_not_fix_itself():
     assert report['mtu']['problems'] and worth_waiting(report, observations) is False
     report, observations = judged(mesh(extra_members={'vps-cp-1': ['old-node']}))
     assert report['extras'] and worth_waiting(report, observations) is False
+
+
+def test_a_peer_that_left_discovery_is_worth_waiting_for_until_talos_drops_it():
+    leaver = status(FIVE + ['vps-w-0'], 'vps-w-0')
+    report, observations = judged(mesh(extra_peers={'home-cp-1': [leaver]}))
+    assert worth_waiting(report, observations) is True
+    # Still one of the node's discovery members: a node missing from the list given, which waiting cannot fix.
+    report, observations = judged(mesh(extra_peers={'home-cp-1': [leaver]}, extra_members={'home-cp-1': ['vps-w-0']}))
+    assert worth_waiting(report, observations) is False
