@@ -48,6 +48,15 @@ options:
     description: Fail with the list of problems when the cluster is not healthy, instead of only reporting it.
     type: bool
     default: false
+  require_quorum:
+    description:
+      - The gate of every play that changes the cluster. Fail when etcd runs but fewer than a majority of its members
+        answer (its quorum is lost, so the Kubernetes API accepts no write), with one sentence that names the members
+        down and points at C(playbooks/restore.yml); warn, naming them, when the quorum holds with members down.
+      - With O(wait=true) the wait ends as soon as the quorum holds; a cluster whose etcd does not run yet passes
+        (nothing to guard, the bootstrap decides).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -67,6 +76,12 @@ EXAMPLES = r"""
     expected_members: 3
     fail_unhealthy: true
   register: etcd
+
+- name: Refuse to change anything while etcd has lost its quorum (warns when a member is down)
+  hybridops.talos.talos_etcd_info:
+    nodes: [192.0.2.1, 192.0.2.2, 10.10.0.10]
+    require_quorum: true
+    wait_timeout: 30
 
 - name: Find out, without waiting, whether etcd runs already
   hybridops.talos.talos_etcd_info:
@@ -115,6 +130,31 @@ leader:
   description: Id of the leader all members agree on, empty when they do not agree.
   returned: success
   type: str
+quorum:
+  description:
+    - Whether etcd has its quorum (a majority of the members answer and agree on one leader), and which members do
+      not answer; null when etcd runs on no control plane.
+  returned: success
+  type: dict
+  contains:
+    members:
+      description: How many members etcd has.
+      type: int
+    needed:
+      description: How many must answer for the quorum (a majority).
+      type: int
+    answering:
+      description: Hostnames of the members that answered without errors.
+      type: list
+      elements: str
+    down:
+      description: Hostnames (or ids) of the members that did not answer.
+      type: list
+      elements: str
+    held:
+      description: Whether the quorum holds.
+      type: bool
+  sample: {members: 3, needed: 2, answering: [home-cp-0, vps-0], down: [vps-1], held: true}
 healthy:
   description: Whether the cluster is healthy.
   returned: success
@@ -140,7 +180,8 @@ from ansible_collections.hybridops.talos.plugins.module_utils._errors import Mod
 from ansible_collections.hybridops.talos.plugins.module_utils._requires import TALOS_API, requires
 from ansible_collections.hybridops.talos.plugins.module_utils._retry import NO_RETRY, WaitTimeout, wait_for
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.api.errors import TalosApiError
-from ansible_collections.hybridops.talos.plugins.module_utils._talos.etcd import bootstrapped, health, look, status_dict
+from ansible_collections.hybridops.talos.plugins.module_utils._talos.etcd import (
+    bootstrapped, health, look, quorum, quorum_lost_message, quorum_warning, status_dict)
 from ansible_collections.hybridops.talos.plugins.module_utils._talos.node import CONNECTION_ARGS, WAIT_ARGS, Connection
 
 
@@ -163,7 +204,7 @@ def read_cluster(params, connection):
         reasons = ['%s: %s' % (s.node, s.error.why if s.error else 'etcd waits for its bootstrap or join') for s in seen]
         # Waiting cannot help when every control plane refuses us (a talosconfig of another cluster, say).
         hopeless = all(s.error is not None and s.error.reason in HOPELESS for s in seen)
-        return dict(cluster, healthy=False, hopeless=hopeless,
+        return dict(cluster, healthy=False, hopeless=hopeless, quorum=None,
                     problems=['etcd runs on no control plane (%s)' % '; '.join(reasons)])
     for address in params['nodes']:
         try:
@@ -174,7 +215,15 @@ def read_cluster(params, connection):
     if params['expected_members'] is not None and len(members) != params['expected_members']:
         healthy = False
         problems.append('etcd has %d members, %d expected' % (len(members), params['expected_members']))
-    return dict(cluster, healthy=healthy, hopeless=False, problems=problems)
+    return dict(cluster, healthy=healthy, hopeless=False, problems=problems, quorum=quorum(cluster['statuses'], members))
+
+
+def settled(params, cluster):
+    """Whether waiting is over: healthy, hopeless, or (as the gate of a change) the quorum holds or etcd runs nowhere."""
+    if cluster['healthy'] or cluster['hopeless']:
+        return True
+    return params['require_quorum'] and (cluster['quorum'] is None and cluster['bootstrapped'] is not None
+                                         or cluster['quorum'] is not None and cluster['quorum']['held'])
 
 
 def etcd_info(module):
@@ -191,8 +240,8 @@ def etcd_info(module):
                     # Waiting does not cure a certificate or a talosconfig that the nodes refuse.
                     hopeless = exc.reason in HOPELESS
                     return hopeless, dict(bootstrapped=None, members=[], statuses={}, healthy=False, hopeless=hopeless,
-                                          problems=[exc.message])
-                return seen['healthy'] or seen['hopeless'], seen
+                                          quorum=None, unknown=exc, problems=[exc.message])
+                return settled(params, seen), seen
             try:
                 cluster, duration = wait_for('etcd healthy', probe, params['wait_timeout'], first=0.5)
             except WaitTimeout as exc:
@@ -200,8 +249,19 @@ def etcd_info(module):
         else:
             cluster = read_cluster(params, connection)
     cluster.pop('hopeless')
+    unknown = cluster.pop('unknown', None)
     leaders = {s.get('leader') for s in cluster['statuses'].values() if s.get('leader') not in (None, '0')}
     result = dict(changed=False, leader=leaders.pop() if len(leaders) == 1 else '', duration=round(duration, 2), **cluster)
+    if params['require_quorum'] and unknown is not None:
+        # An answer that proves nothing (a refused call, an etcd error) is no evidence that the quorum holds.
+        raise ModuleError('quorum_unknown', unknown.why, call=unknown.call, node=unknown.node, result=result,
+                          sentence='Cannot tell whether etcd has its quorum, so nothing is changed: %s' % unknown.message)
+    if params['require_quorum'] and cluster['quorum'] is not None:
+        if not cluster['quorum']['held']:
+            raise ModuleError('quorum_lost', quorum_lost_message(cluster['quorum']), call='EtcdStatus', result=result)
+        warning = quorum_warning(cluster['quorum'])
+        if warning:
+            module.warn(warning)
     if params['fail_unhealthy'] and not cluster['healthy']:
         raise ModuleError('unhealthy', 'etcd is not healthy: %s' % '; '.join(cluster['problems']), call='EtcdStatus',
                           result=result)
@@ -214,6 +274,7 @@ def main():
             nodes=dict(type='list', elements='str', required=True),
             expected_members=dict(type='int'),
             fail_unhealthy=dict(type='bool', default=False),
+            require_quorum=dict(type='bool', default=False),
             **dict(CONNECTION_ARGS, **WAIT_ARGS)
         ),
         supports_check_mode=True,

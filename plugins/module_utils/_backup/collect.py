@@ -18,7 +18,7 @@ from .errors import BackupError
 from .kube import Kube, KubeUnreachable, KEY_LABEL
 from .vault import snapshot_chunks
 from .._talos.api.errors import TalosApiError
-from .._talos.etcd import member_dicts, status_dict
+from .._talos.etcd import member_dicts, quorum, quorum_warning, status_dict
 
 CHUNK = 1024 * 1024
 
@@ -59,12 +59,13 @@ def _file_item(name, kind, what, path):
 
 # --- etcd ------------------------------------------------------------------------------------------
 
-def choose_member(client_for_node, control_planes):
+def choose_member(client_for_node, control_planes, warn=None):
     """The control plane to take the snapshot from, and what etcd looks like.
 
-    Every control plane is asked for its local member's status; the cluster must have a quorum of
-    members answering and agreeing on one leader (a degraded cluster is still backed up: that is when a
-    backup matters). A follower is preferred, to keep the extra read off the leader.
+    Every control plane is asked for its local member's status; the cluster must have its quorum (a
+    majority of members answering and agreeing on one leader). A degraded cluster is still backed up,
+    with a warning that names the members down: that is when a backup matters. A follower is preferred,
+    to keep the extra read off the leader.
     """
     members, statuses, failures = None, {}, []
     for address in control_planes:
@@ -81,15 +82,19 @@ def choose_member(client_for_node, control_planes):
             failures.append(exc)
     if members is None:
         raise failures[0]
-    answering = {address: status for address, status in statuses.items() if 'error' not in status and not status['errors']}
-    leaders = {status['leader'] for status in answering.values() if status['leader'] not in ('0', '')}
-    quorum = len(members) // 2 + 1
-    if len(answering) < quorum or len(leaders) != 1:
+    state = quorum(statuses, members)
+    if not state['held']:
         problems = ['%s: %s' % (address, status.get('error') or '; '.join(status.get('errors') or []) or 'no leader')
-                    for address, status in sorted(statuses.items()) if address not in answering or len(leaders) != 1]
-        raise BackupError('etcd_unhealthy', 'etcd has no healthy quorum to take a snapshot from (%d of %d members answer, '
-                          '%d leader(s) seen): %s.' % (len(answering), len(members), len(leaders), '; '.join(problems)))
-    leader = leaders.pop()
+                    for address, status in sorted(statuses.items())]
+        raise BackupError('quorum_lost', 'etcd has lost its quorum (%d of %d members answer, %d needed; %s down), so no '
+                          'consistent snapshot can be taken and no set was made: bring the members back, or restore etcd '
+                          'from the last set with playbooks/restore.yml (%s).'
+                          % (len(state['answering']), state['members'], state['needed'], ', '.join(state['down']) or 'none',
+                             '; '.join(problems)))
+    if warn is not None and quorum_warning(state):
+        warn(quorum_warning(state))
+    answering = {address: status for address, status in statuses.items() if 'error' not in status and not status['errors']}
+    leader = next(iter({status['leader'] for status in answering.values() if status['leader'] not in ('0', '')}))
     by_id = {member['id']: member['hostname'] for member in members}
     followers = [address for address, status in answering.items() if not status['is_leader'] and not status['is_learner']]
     chosen = (followers or list(answering))[0]

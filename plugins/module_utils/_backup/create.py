@@ -17,7 +17,7 @@ from .stream import check_recipients
 def plan(params, client_for_node, warn):
     """(items, left out, etcd facts, versions): what a run uploads, decided before anything is written."""
     control_planes = params['nodes']
-    member = collect.choose_member(client_for_node, control_planes)
+    member = collect.choose_member(client_for_node, control_planes, warn)
     items = [collect.etcd_item(client_for_node, member),
              collect._file_item('talos/secrets.yaml', 'talos_secrets', 'the Talos secrets bundle', params['secrets'])]
     left_out = []

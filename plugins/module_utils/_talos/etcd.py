@@ -108,6 +108,50 @@ def health(statuses, members):
     return not problems, problems
 
 
+def quorum(statuses, members):
+    """Whether etcd has its quorum, from the members and the per-address statuses (``status_dict`` or ``error``).
+
+    A member counts as answering when its node gave a status without errors. The quorum holds when a majority of
+    the members answer and they agree on one leader: below that, etcd (and so the Kubernetes API) accepts no write.
+    ``down`` names the members that did not answer, by hostname (or id when a member never started).
+    """
+    answering_ids = {s['member_id'] for s in statuses.values() if s.get('member_id') and not s.get('error') and not s.get('errors')}
+    leaders = {s['leader'] for s in statuses.values() if s.get('member_id') in answering_ids and s.get('leader') not in (None, '', '0')}
+    names = {m['id']: m['hostname'] or m['id'] for m in members}
+    answering = sorted(names[i] for i in answering_ids if i in names)
+    down = sorted(name for member_id, name in names.items() if member_id not in answering_ids)
+    needed = len(members) // 2 + 1
+    return dict(members=len(members), needed=needed, answering=answering, down=down,
+                held=len(answering) >= needed and len(leaders) == 1)
+
+
+def _names(names):
+    return names[0] if len(names) == 1 else '%s and %s' % (', '.join(names[:-1]), names[-1])
+
+
+def quorum_lost_message(state):
+    """One sentence for a play that refuses because etcd lost its quorum, and the way out."""
+    return ('etcd has lost its quorum: %d of %d members answer (%s), %d are needed, and %s %s not answer, so Kubernetes '
+            'accepts no change and nothing was written: bring %s back, or restore etcd from the last backup with '
+            'playbooks/restore.yml (docs/backup-restore.md).'
+            % (len(state['answering']), state['members'], _names(state['answering']) if state['answering'] else 'none',
+               state['needed'], _names(state['down']), 'does' if len(state['down']) == 1 else 'do',
+               'it' if len(state['down']) == 1 else 'them'))
+
+
+def quorum_warning(state):
+    """One sentence when the quorum holds with members down (None when every member answers)."""
+    if not state['down']:
+        return None
+    spare = len(state['answering']) - state['needed']
+    return ('etcd member%s %s %s not answer: %d of %d members answer and the quorum of %d holds, %s; bring %s back or '
+            'replace %s (docs/day2.md).'
+            % ('' if len(state['down']) == 1 else 's', _names(state['down']), 'does' if len(state['down']) == 1 else 'do',
+               len(state['answering']), state['members'], state['needed'],
+               'one more loss stops every change' if spare == 0 else 'it survives %d more loss%s' % (spare, '' if spare == 1 else 'es'),
+               'it' if len(state['down']) == 1 else 'them', 'it' if len(state['down']) == 1 else 'them'))
+
+
 def bootstrapped(seen):
     """Whether etcd runs on one of the control planes ``seen`` (a list of Seen): True, False or None.
 
