@@ -36,6 +36,15 @@ CNI = {'apiVersion': 'apps/v1', 'kind': 'DaemonSet',
                                       'containers': [{'name': 'cilium-agent', 'image': 'quay.io/cilium/cilium:v1.18.3'}]}}}}
 
 
+def backup_command(state_dir, action, webdav_port=None, vault_port=None):
+    """``python -m lab.backup ACTION`` for the lab in ``state_dir``: its backup remote and Vault stand-in."""
+    env = dict(os.environ, LAB_STATE_DIR=state_dir)
+    if webdav_port:
+        env.update(LAB_WEBDAV_PORT=str(webdav_port), LAB_VAULT_PORT=str(vault_port))
+    return subprocess.run([sys.executable, '-m', 'lab.backup', action], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
 class K8sUpgradeLab:
     """The lab's node addresses, the inventory, the secrets, talosconfig and kubeconfig paths."""
 
@@ -73,3 +82,19 @@ class K8sUpgradeLab:
 
     def applies(self):
         return {name: self.api_calls(name, 'ApplyConfiguration') for name in NODES}
+
+    # ---------------------------------------------------------------- the backup taken before the first node
+
+    def backup_vars(self):
+        """What backup.yml needs against this lab (the secrets and the admin talosconfig sit in the state folder)."""
+        from lab import state  # pylint: disable=import-outside-toplevel
+        env = dict(state.read_env(os.path.join(self.state_dir, 'backup', 'env')))
+        return dict(talos_kubernetes_upgrade_skip_backup=False, talos_cluster_secrets_dir=self.state_dir,
+                    talos_cluster_name='k8u', talos_backup_remote=env['BACKUP_REMOTE'],
+                    talos_backup_rclone_config=env['RCLONE_CONFIG'], talos_backup_age_recipients=[env['BACKUP_AGE_RECIPIENT']],
+                    talos_backup_retention=False)
+
+    def backup_sets(self):
+        from lab import state  # pylint: disable=import-outside-toplevel
+        base = os.path.join(dict(state.read_env(os.path.join(self.state_dir, 'backup', 'env')))['LAB_BACKUP_REMOTE_DIR'], 'k8u')
+        return sorted(os.listdir(base)) if os.path.isdir(base) else []

@@ -5,6 +5,7 @@ each node's kubelet and API server at the new version, a rerun and the site.yml-
 and a node whose kubelet stays NotReady stops the play there."""
 import os
 import shutil
+import socket
 import tempfile
 
 import pytest
@@ -13,11 +14,17 @@ import yaml
 from lab_fixtures import stop_with_directory
 
 from k8s_upgrade_support import (BRING_UP, CNI, CONTROL_PLANES, NODES, PLAYBOOK, PREFIX, REMAP, START, TARGET, WORKERS,
-                                 K8sUpgradeLab, talos_command)
+                                 K8sUpgradeLab, backup_command, talos_command)
 
 pytestmark = pytest.mark.lab
 
 UPGRADE_TASK = 'Move the node to the new Kubernetes version and wait until it runs it'
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def _wait(check, timeout, what):
@@ -56,6 +63,7 @@ def lab(run_playbook_module):
     os.chmod(state_dir, 0o700)
 
     def down():
+        backup_command(state_dir, 'down')
         talos_command(state_dir, 'down', prefix=PREFIX, remap=REMAP)
         if not os.environ.get('TALOS_SIM_KEEP'):
             shutil.rmtree(state_dir, ignore_errors=True)
@@ -66,6 +74,9 @@ def lab(run_playbook_module):
         if proc.returncode != 0:
             pytest.fail('python -m lab.talos up failed: %s' % (proc.stderr or proc.stdout))
         built = K8sUpgradeLab(state_dir)
+        backup = backup_command(state_dir, 'up', webdav_port=free_port(), vault_port=free_port())
+        if backup.returncode != 0:
+            pytest.fail('python -m lab.backup up failed: %s' % (backup.stderr or backup.stdout))
         from ansible_collections.hybridops.talos.plugins.module_utils._talos import secrets  # pylint: disable=import-outside-toplevel
         with open(os.open(built.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'wb') as handle:
             handle.write(secrets.dump_bundle(secrets.generate_bundle((1, 9))))
@@ -82,6 +93,7 @@ def lab(run_playbook_module):
 
 def _run(lab, run_playbook, *args, **values):
     values = dict(dict(talos_cluster_kubernetes_version=TARGET, talos_kubernetes_upgrade_talosconfig=lab.talosconfig,
+                       talos_kubernetes_upgrade_skip_backup=True,
                        talos_kubernetes_upgrade_kubeconfig=lab.kubeconfig, talos_kubernetes_upgrade_wait_timeout=30,
                        talos_kubernetes_upgrade_etcd_wait_timeout=30), **values)
     import json  # pylint: disable=import-outside-toplevel
@@ -121,9 +133,13 @@ def test_check_mode_says_what_would_change_and_writes_nothing(lab, run_playbook)
     assert {v for v, dummy in _nodes(lab).values()} == {'v' + START}
 
 
-def test_every_node_moves_one_at_a_time_control_planes_first(lab, run_playbook):
-    run = _run(lab, run_playbook)
+def test_a_backup_then_every_node_moves_one_at_a_time_control_planes_first(lab, run_playbook):
+    assert lab.backup_sets() == []
+    run = _run(lab, run_playbook, **lab.backup_vars())
     assert run.rc == 0, run
+    tasks = [task['task']['name'].split(' : ')[-1] for play in run.data['plays'] for task in play['tasks']]
+    assert tasks.index('Make a new backup set, verified on the remote') < tasks.index(UPGRADE_TASK)
+    assert len(lab.backup_sets()) == 1
     order = _order(run)
     assert sorted(order[:len(CONTROL_PLANES)]) == sorted(CONTROL_PLANES) and order[len(CONTROL_PLANES):] == list(WORKERS), order
     for name in NODES:
@@ -135,12 +151,12 @@ def test_every_node_moves_one_at_a_time_control_planes_first(lab, run_playbook):
     assert gates == order[:len(CONTROL_PLANES)]
 
 
-def test_a_rerun_changes_nothing_and_writes_nothing(lab, run_playbook):
+def test_a_rerun_changes_nothing_writes_nothing_and_takes_no_backup(lab, run_playbook):
     before = lab.applies()
-    run = _run(lab, run_playbook)
+    run = _run(lab, run_playbook, **lab.backup_vars())
     assert run.rc == 0, run
     assert all(not stats.get('changed') for stats in run.stats.values()), run.stats
-    assert lab.applies() == before
+    assert lab.applies() == before and len(lab.backup_sets()) == 1
 
 
 def test_the_site_render_with_the_new_version_changes_nothing(lab, run_playbook):
