@@ -3,7 +3,8 @@ changes here). A home worker cloned from the template and a Hetzner worker boote
 with their site's labels, join the KubeSpan mesh and get their site's CSI node plugin; a second run changes nothing;
 a control plane is refused before anything is written. Then the Hetzner worker is removed: drained, reset, its Node
 and server deleted, and a second run changes nothing; removing a control plane that would leave an even etcd
-member count is refused."""
+member count is refused. Last, the home worker is removed with its VM: check mode says what it would delete, then it
+is reset, its VM stopped and destroyed, and a second run changes nothing."""
 # pylint: disable=redefined-outer-name  # pytest fixtures as arguments
 import os
 
@@ -123,3 +124,30 @@ def test_the_hetzner_worker_is_drained_reset_and_deleted_and_a_second_run_change
         assert total_changed(again) == 0, changed_tasks(again)
     finally:
         apps.delete_namespaced_deployment('drain-me', 'default')
+
+
+def test_the_home_worker_is_reset_and_its_vm_stopped_and_destroyed_and_a_second_run_changes_nothing(
+        run_playbook, empty_lab, secrets_dir, tmp_path_factory):
+    from lab_fixtures import proxmox  # pylint: disable=import-outside-toplevel
+    from kubernetes import client as k8s, config  # pylint: disable=import-outside-toplevel
+    core = k8s.CoreV1Api(config.new_client_from_config(config_file=os.path.join(secrets_dir, 'kubeconfig')))
+    pve = proxmox(empty_lab.env)
+    assert pve.nodes('pve2').qemu(HOME_W2['vmid']).status.current.get()['status'] == 'running'
+    shrunk = _plan_file(tmp_path_factory, [], [])  # both new workers out of the plan
+    checked = run(run_playbook, REMOVE_NODE, empty_lab, secrets_dir, '-e', '@' + shrunk, '--check',
+                  remove_node_name='home-w-2', remove_node_delete_machine=True)
+    assert checked.rc == 0, checked
+    assert once(checked, 'Report the VM check mode would delete')['msg'] == 'would stop and destroy VM 104 and its disks'
+    assert pve.nodes('pve2').qemu(HOME_W2['vmid']).status.current.get()['status'] == 'running'  # check mode touched nothing
+
+    result = run(run_playbook, REMOVE_NODE, empty_lab, secrets_dir, '-e', '@' + shrunk, remove_node_name='home-w-2',
+                 remove_node_delete_machine=True)
+    assert result.rc == 0, result
+    assert once(result, 'Stop the VM if it still runs, then destroy it and its disks')['changed']
+    assert HOME_W2['vmid'] not in {vm['vmid'] for vm in pve.cluster.resources.get(type='vm')}
+    assert not core.list_node(field_selector='metadata.name=home-w-2').items
+
+    again = run(run_playbook, REMOVE_NODE, empty_lab, secrets_dir, '-e', '@' + shrunk, remove_node_name='home-w-2',
+                remove_node_delete_machine=True)
+    assert again.rc == 0, again
+    assert total_changed(again) == 0, changed_tasks(again)
