@@ -18,7 +18,7 @@ from .errors import BackupError
 from .kube import Kube, KubeUnreachable, KEY_LABEL
 from .vault import snapshot_chunks
 from .._talos.api.errors import TalosApiError
-from .._talos.etcd import member_dicts, quorum, quorum_warning, status_dict
+from .._talos.etcd import member_dicts, quorum, quorum_lost_message, quorum_warning, status_dict
 
 CHUNK = 1024 * 1024
 
@@ -84,15 +84,10 @@ def choose_member(client_for_node, control_planes, warn=None):
         raise failures[0]
     state = quorum(statuses, members)
     if not state['held']:
-        problems = ['%s: %s' % (address, status.get('error') or '; '.join(status.get('errors') or []) or 'no leader')
-                    for address, status in sorted(statuses.items())]
-        raise BackupError('quorum_lost', 'etcd has lost its quorum (%d of %d members answer, %d needed; %s down), so no '
-                          'consistent snapshot can be taken and no set was made: bring the members back, or restore etcd '
-                          'from the last set with playbooks/restore.yml (%s).'
-                          % (len(state['answering']), state['members'], state['needed'], ', '.join(state['down']) or 'none',
-                             '; '.join(problems)))
-    if warn is not None and quorum_warning(state):
-        warn(quorum_warning(state))
+        raise BackupError('quorum_lost', quorum_lost_message(state, 'no consistent snapshot can be taken and no set was made'))
+    warning = quorum_warning(state)
+    if warn is not None and warning:
+        warn(warning)
     answering = {address: status for address, status in statuses.items() if 'error' not in status and not status['errors']}
     leader = next(iter({status['leader'] for status in answering.values() if status['leader'] not in ('0', '')}))
     by_id = {member['id']: member['hostname'] for member in members}

@@ -129,13 +129,17 @@ def _names(names):
     return names[0] if len(names) == 1 else '%s and %s' % (', '.join(names[:-1]), names[-1])
 
 
-def quorum_lost_message(state):
-    """One sentence for a play that refuses because etcd lost its quorum, and the way out."""
-    return ('etcd has lost its quorum: %d of %d members answer (%s), %d are needed, and %s %s not answer, so Kubernetes '
-            'accepts no change and nothing was written: bring %s back, or restore etcd from the last backup with '
-            'playbooks/restore.yml (docs/backup-restore.md).'
+def quorum_lost_message(state, consequence='Kubernetes accepts no change and nothing was written'):
+    """One sentence for a run that refuses because etcd lost its quorum, what that means (``consequence``), and the way out."""
+    if not state['down']:
+        # Every member answers, but they do not agree on one leader (an election under way, or a split).
+        return ('etcd has no quorum: its %d members answer but do not agree on one leader, so %s: try again in a minute, '
+                'and if it stays so, restore etcd from the last backup with playbooks/restore.yml (docs/backup-restore.md).'
+                % (state['members'], consequence))
+    return ('etcd has lost its quorum: %d of %d members answer (%s), %d are needed, and %s %s not answer, so %s: bring %s '
+            'back, or restore etcd from the last backup with playbooks/restore.yml (docs/backup-restore.md).'
             % (len(state['answering']), state['members'], _names(state['answering']) if state['answering'] else 'none',
-               state['needed'], _names(state['down']), 'does' if len(state['down']) == 1 else 'do',
+               state['needed'], _names(state['down']), 'does' if len(state['down']) == 1 else 'do', consequence,
                'it' if len(state['down']) == 1 else 'them'))
 
 

@@ -39,12 +39,16 @@ def test_two_members_down_of_three_lose_the_quorum_and_point_at_restore():
     assert message.startswith('etcd has lost its quorum: 1 of 3 members answer (vps-0), 2 are needed, and home-cp-0 and '
                               'vps-1 do not answer')
     assert 'playbooks/restore.yml' in message and message.count('.') >= 1 and '\n' not in message
+    assert 'so no consistent snapshot can be taken and no set was made: bring them back' in quorum_lost_message(
+        state, 'no consistent snapshot can be taken and no set was made')
 
 
 def test_a_majority_that_sees_two_leaders_does_not_hold_the_quorum():
     state = quorum({'10.0.0.1': status('a1', leader='a1'), '10.0.0.2': status('b2', leader='b2'), '10.0.0.3': status('c3')},
                    MEMBERS)
     assert state['held'] is False and state['down'] == []
+    assert quorum_lost_message(state).startswith('etcd has no quorum: its 3 members answer but do not agree on one leader, so '
+                                                 'Kubernetes accepts no change')
 
 
 def test_five_members_with_one_down_survive_one_more_loss():
